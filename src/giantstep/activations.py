@@ -1,0 +1,68 @@
+"""Student activations ``sigma`` with their derivatives ``sigma'``.
+
+Names: ``relu``, ``tanh``, ``erf``, and the Hermite polynomials ``he1..he9``
+(``sigma = He_k``, ``sigma' = k He_{k-1}``). ReLU's derivative is taken as 0 at 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from giantstep.errors import ConfigError
+from giantstep.hermite_polys import hermite_he
+
+Fn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation ``sigma`` and its derivative ``derivative = sigma'``."""
+
+    name: str
+    sigma: Fn
+    derivative: Fn
+
+
+def _relu_derivative(x: torch.Tensor) -> torch.Tensor:
+    return (x > 0).to(x.dtype)
+
+
+def _tanh_derivative(x: torch.Tensor) -> torch.Tensor:
+    return 1.0 - torch.tanh(x) ** 2
+
+
+def _erf_derivative(x: torch.Tensor) -> torch.Tensor:
+    return (2.0 / math.sqrt(math.pi)) * torch.exp(-x * x)
+
+
+_FIXED = {
+    "relu": Activation("relu", torch.relu, _relu_derivative),
+    "tanh": Activation("tanh", torch.tanh, _tanh_derivative),
+    "erf": Activation("erf", torch.erf, _erf_derivative),
+}
+_HERMITE = re.compile(r"he([1-9])")
+
+
+def _hermite_activation(k: int) -> Activation:
+    return Activation(
+        f"he{k}",
+        lambda x: hermite_he(k, x),
+        lambda x: k * hermite_he(k - 1, x),
+    )
+
+
+def get_activation(name: str) -> Activation:
+    """The activation called ``name``; one-line :class:`ConfigError` if unknown."""
+    if name in _FIXED:
+        return _FIXED[name]
+    match = _HERMITE.fullmatch(str(name))
+    if match:
+        return _hermite_activation(int(match.group(1)))
+    raise ConfigError(
+        f"unknown student.activation '{name}' (known: relu, tanh, erf, he1..he9)"
+    )

@@ -1,0 +1,211 @@
+"""The typed schema of the Hydra configuration, and the checks that types cannot express.
+
+The *values* live in ``conf/`` (the single source of truth); these dataclasses only
+declare names and types (every field is ``MISSING`` here), so OmegaConf rejects an
+unknown key or a wrongly typed value at composition time. :func:`resolve` then checks
+ranges and combinations and returns the plain :class:`Settings` the engine runs on.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional
+
+import torch
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from giantstep.activations import get_activation
+from giantstep.errors import ConfigError
+from giantstep.targets import Target, check_r
+
+REPO = Path(__file__).resolve().parents[2]
+
+Init = Enum("Init", ["gaussian", "sphere"])
+SecondLayer = Enum("SecondLayer", ["rademacher", "gaussian"])
+LrRule = Enum("LrRule", ["constant", "p", "p_sqrt_n_over_d", "sqrt_np"])
+Preprocess = Enum("Preprocess", ["none", "remove_linear"])
+Device = Enum("Device", ["auto", "cpu", "cuda"])
+DType = Enum("DType", ["float32", "float64"])
+
+
+@dataclass
+class TargetSchema:
+    name: str = MISSING
+    expr: str = MISSING
+
+
+@dataclass
+class StudentSchema:
+    activation: str = MISSING
+    init: Init = MISSING
+    second_layer: SecondLayer = MISSING
+    symmetric: bool = MISSING
+
+
+@dataclass
+class LrSchema:
+    rule: LrRule = MISSING
+    scale: float = MISSING
+
+
+@dataclass
+class TrainSchema:
+    steps: int = MISSING
+    kappa: float = MISSING
+    alpha: Optional[float] = None
+    n: Optional[int] = None
+    lr: LrSchema = field(default_factory=LrSchema)
+    preprocess: Preprocess = MISSING
+    normalize: bool = MISSING
+
+
+@dataclass
+class ReadoutSchema:
+    ridge: float = MISSING
+    n_train: Optional[int] = None
+    n_test: int = MISSING
+
+
+@dataclass
+class MetricsSchema:
+    threshold: float = MISSING
+    n_null: int = MISSING
+    n_neurons: int = MISSING
+
+
+@dataclass
+class Schema:
+    d: int = MISSING
+    p: int = MISSING
+    seed: int = MISSING
+    device: Device = MISSING
+    dtype: DType = MISSING
+    chunk_size: int = MISSING
+    threads: int = MISSING
+    target: TargetSchema = field(default_factory=TargetSchema)
+    student: StudentSchema = field(default_factory=StudentSchema)
+    train: TrainSchema = field(default_factory=TrainSchema)
+    readout: ReadoutSchema = field(default_factory=ReadoutSchema)
+    metrics: MetricsSchema = field(default_factory=MetricsSchema)
+
+
+def register_schema() -> None:
+    """Make the schema available to ``conf/config.yaml`` as the defaults entry ``schema``."""
+    ConfigStore.instance().store(name="schema", node=Schema)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A checked configuration with everything derived resolved (``n``, device, dtype)."""
+
+    d: int
+    p: int
+    seed: int
+    device: torch.device
+    dtype: torch.dtype
+    chunk_size: int
+    target: Target
+    activation: str
+    init: str
+    second_layer: str
+    symmetric: bool
+    steps: int
+    n: int
+    lr_rule: str
+    lr_scale: float
+    preprocess: str
+    normalize: bool
+    ridge: float
+    n_train: int
+    n_test: int
+    threshold: float
+    n_null: int
+    n_neurons: int
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0 or not math.isfinite(value):
+        raise ConfigError(f"{name} must be > 0, got {value}")
+
+
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but CUDA is not available here (use device=auto or cpu)")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve(cfg: DictConfig) -> Settings:
+    """Check ranges and combinations of a composed config; return :class:`Settings`."""
+    for name in ("d", "p", "chunk_size", "readout.n_test", "metrics.n_null", "metrics.n_neurons"):
+        _positive(name, OmegaConf.select(cfg, name))
+    _positive("train.kappa", cfg.train.kappa)
+    _positive("train.lr.scale", cfg.train.lr.scale)
+    if cfg.train.steps < 0:
+        raise ConfigError(f"train.steps must be >= 0, got {cfg.train.steps}")
+    if cfg.readout.ridge < 0:
+        raise ConfigError(f"readout.ridge must be >= 0, got {cfg.readout.ridge}")
+    if cfg.threads < 0:
+        raise ConfigError(f"threads must be >= 0 (0: torch's default), got {cfg.threads}")
+    if cfg.train.n is not None:
+        n = cfg.train.n
+        _positive("train.n", n)
+    elif cfg.train.alpha is not None:
+        _positive("train.alpha", cfg.train.alpha)
+        n = max(1, round(cfg.train.alpha * cfg.d))
+    else:
+        n = max(1, round(cfg.d**cfg.train.kappa))
+    n_train = cfg.readout.n_train if cfg.readout.n_train is not None else n
+    _positive("readout.n_train", n_train)
+    if cfg.student.symmetric and cfg.p % 2:
+        raise ConfigError(f"student.symmetric=true needs an even p, got p={cfg.p}")
+    get_activation(cfg.student.activation)
+    target = Target.parse(cfg.target.expr, name=cfg.target.name)
+    check_r(cfg.d, target.r)
+    if cfg.d < 2 * target.r:
+        raise ConfigError(f"d={cfg.d} is too small for r={target.r}: the null frames need d >= 2r")
+    return Settings(
+        d=cfg.d,
+        p=cfg.p,
+        seed=cfg.seed,
+        device=_device(cfg.device.name),
+        dtype=getattr(torch, cfg.dtype.name),
+        chunk_size=cfg.chunk_size,
+        target=target,
+        activation=cfg.student.activation,
+        init=cfg.student.init.name,
+        second_layer=cfg.student.second_layer.name,
+        symmetric=cfg.student.symmetric,
+        steps=cfg.train.steps,
+        n=int(n),
+        lr_rule=cfg.train.lr.rule.name,
+        lr_scale=cfg.train.lr.scale,
+        preprocess=cfg.train.preprocess.name,
+        normalize=cfg.train.normalize,
+        ridge=cfg.readout.ridge,
+        n_train=int(n_train),
+        n_test=cfg.readout.n_test,
+        threshold=cfg.metrics.threshold,
+        n_null=cfg.metrics.n_null,
+        n_neurons=cfg.metrics.n_neurons,
+    )
+
+
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The config ``giantstep <overrides>`` would run with, via Hydra's Compose API.
+
+    Includes the ``hydra`` node; used by the tests and by the workflow's config digest.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schema()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=False)

@@ -1,0 +1,75 @@
+"""Seeded Gaussian inputs ``z ~ N(0, I_d)`` generated in fixed-size blocks.
+
+Row ``i`` of the sample set ``(seed, purpose, step)`` always lies in block
+``i // BLOCK`` and is drawn from a generator seeded by
+``(seed, purpose, step, block)``. A chunk is a whole number of blocks, so the
+samples do not depend on the chunk size, and they are drawn on the CPU in
+float32 before moving to the compute device, so they do not depend on the
+device or the dtype either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+BLOCK = 1024
+PURPOSES = {"teacher": 0, "student": 1, "train": 2, "readout": 3, "test": 4, "null": 5}
+
+
+def generator(seed: int, purpose: str, step: int = 0, block: int = 0) -> torch.Generator:
+    """A CPU generator seeded by the tuple ``(seed, purpose, step, block)``."""
+    entropy = [seed, PURPOSES[purpose], step, block]
+    state = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) >> 1)
+
+
+def gaussian_chunks(
+    n: int,
+    d: int,
+    *,
+    seed: int,
+    purpose: str,
+    step: int,
+    chunk_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Iterator[torch.Tensor]:
+    """Yield the ``n`` rows of the sample set as chunks ``z: (m, d)``, ``m <= chunk_size``.
+
+    ``chunk_size`` is rounded down to a multiple of :data:`BLOCK` (at least one block).
+    """
+    blocks_per_chunk = max(1, chunk_size // BLOCK)
+    n_blocks = -(-n // BLOCK)
+    for first in range(0, n_blocks, blocks_per_chunk):
+        blocks = range(first, min(first + blocks_per_chunk, n_blocks))
+        z = torch.cat(
+            [
+                torch.randn(BLOCK, d, generator=generator(seed, purpose, step, b))
+                for b in blocks
+            ]
+        )
+        rows = min(len(blocks) * BLOCK, n - first * BLOCK)
+        yield z[:rows].to(device=device, dtype=dtype)
+
+
+class Sampler:
+    """The run's source of inputs: seed, chunk size, device and dtype in one place."""
+
+    def __init__(self, *, seed: int, chunk_size: int, device: torch.device, dtype: torch.dtype):
+        self.seed, self.chunk_size, self.device, self.dtype = seed, chunk_size, device, dtype
+
+    def chunks(self, n: int, d: int, purpose: str, step: int = 0) -> Iterator[torch.Tensor]:
+        """Chunks ``z: (m, d)`` of the ``n`` samples of ``(purpose, step)``."""
+        return gaussian_chunks(
+            n,
+            d,
+            seed=self.seed,
+            purpose=purpose,
+            step=step,
+            chunk_size=self.chunk_size,
+            device=self.device,
+            dtype=self.dtype,
+        )

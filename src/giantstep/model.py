@@ -1,0 +1,91 @@
+"""The two-layer student ``f(z) = (1/sqrt(p)) sum_i a_i sigma(<w_i, z>)``.
+
+``W: (p, d)`` is trained by the giant steps, ``a: (p,)`` stays at its
+initialisation. Conventions of the authors' notebooks:
+
+- ``W0 = randn(p, d)/sqrt(d)`` (``init="gaussian"``) or rows on the unit sphere (``"sphere"``);
+- ``a0 = s/sqrt(p)``, ``s`` Rademacher (``second_layer="rademacher"``), or ``randn(p)/sqrt(p)``;
+- symmetric pairing: neuron ``i + p/2`` copies ``w_i`` with ``a_{i+p/2} = -a_i``, so ``f = 0``
+  exactly at initialisation (the output is computed pair by pair for that reason).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from giantstep.activations import Activation
+
+
+@dataclass
+class Student:
+    """Weights ``W: (p, d)``, second layer ``a: (p,)`` and the activation."""
+
+    W: torch.Tensor
+    a: torch.Tensor
+    activation: Activation
+    symmetric: bool
+
+    @property
+    def p(self) -> int:
+        return self.W.shape[0]
+
+    def preactivations(self, z: torch.Tensor) -> torch.Tensor:
+        """``<w_i, z_nu>`` for ``z: (m, d)``; returns ``(m, p)``.
+
+        With symmetric pairing each half is its own product, so that coinciding pairs
+        get bit-identical preactivations (one product may round columns differently).
+        """
+        if self.symmetric:
+            half = self.p // 2
+            return torch.cat([z @ self.W[:half].T, z @ self.W[half:].T], dim=1)
+        return z @ self.W.T
+
+    def output(self, preactivations: torch.Tensor) -> torch.Tensor:
+        """``f(z_nu)``, ``(m,)``, from the preactivations ``(m, p)``.
+
+        With symmetric pairing the two halves are subtracted before the sum, so
+        the output is exactly zero while the pairs coincide.
+        """
+        features = self.activation.sigma(preactivations)
+        if self.symmetric:
+            half = self.p // 2
+            features = features[:, :half] - features[:, half:]
+            return features @ self.a[:half] / math.sqrt(self.p)
+        return features @ self.a / math.sqrt(self.p)
+
+
+def init_student(
+    d: int,
+    p: int,
+    *,
+    activation: Activation,
+    init: str,
+    second_layer: str,
+    symmetric: bool,
+    generator: torch.Generator,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Student:
+    """Draw ``W0`` and ``a0`` (float64 on the CPU, then cast) from ``generator``."""
+    rows = p // 2 if symmetric else p
+    W = torch.randn(rows, d, generator=generator, dtype=torch.float64)
+    if init == "sphere":
+        W = W / W.norm(dim=1, keepdim=True)
+    else:
+        W = W / math.sqrt(d)
+    if second_layer == "rademacher":
+        a = torch.randint(0, 2, (rows,), generator=generator).to(torch.float64) * 2 - 1
+    else:
+        a = torch.randn(rows, generator=generator, dtype=torch.float64)
+    a = a / math.sqrt(p)
+    if symmetric:
+        W, a = torch.cat([W, W]), torch.cat([a, -a])
+    return Student(
+        W=W.to(device=device, dtype=dtype),
+        a=a.to(device=device, dtype=dtype),
+        activation=activation,
+        symmetric=symmetric,
+    )

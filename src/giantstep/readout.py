@@ -1,0 +1,71 @@
+"""Ridge readout on the student's features, and its train and test errors (PAPER.md §3.4).
+
+Features ``F = sigma(Z W^T) / sqrt(p)`` of a fresh training set; the second layer is
+
+    w = argmin_w  sum_nu (y_nu - F_nu · w)^2 + lambda ||w||^2 = (F^T F + lambda I)^{-1} F^T y,
+
+a *sum* over samples as in the authors' notebook. ``F^T F: (p, p)`` and ``F^T y: (p,)`` are
+accumulated over chunks in float64 and solved by Cholesky. The training error follows
+from the same sums (``||y - F w||^2 = y^T y - 2 w·F^T y + w^T F^T F w``), and the test
+error (mean squared error against the clean target) is streamed over a fresh test set.
+With preprocessing the readout fits ``y - mean - z·b`` and adds the shift back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from giantstep.data import Sampler
+from giantstep.model import Student
+from giantstep.targets import Teacher
+from giantstep.train import NO_SHIFT, label_shift
+
+
+@dataclass(frozen=True)
+class ReadoutErrors:
+    """Mean squared errors of the ridge readout on its training set and on the test set."""
+
+    train_error: float
+    test_error: float
+
+
+def _features(student: Student, z: torch.Tensor) -> torch.Tensor:
+    return student.activation.sigma(student.preactivations(z)) / math.sqrt(student.p)
+
+
+def ridge_readout(student: Student, teacher: Teacher, sampler: Sampler, *, n_train: int,
+                  n_test: int, ridge: float, preprocess: str) -> ReadoutErrors:
+    """Fit the ridge readout on ``n_train`` samples, evaluate on ``n_test``.
+
+    The readout and test sets do not depend on the step, so errors at different
+    ``t`` are measured on the same data.
+    """
+    p, d = student.W.shape
+    shift = (
+        label_shift(teacher, sampler, n_train, "readout", 0)
+        if preprocess == "remove_linear"
+        else NO_SHIFT
+    )
+    gram = torch.zeros(p, p, dtype=torch.float64, device=sampler.device)
+    moment = torch.zeros(p, dtype=torch.float64, device=sampler.device)
+    energy = 0.0
+    for z in sampler.chunks(n_train, d, "readout"):
+        features = _features(student, z)
+        y = teacher.labels(z) - shift(z)
+        gram += (features.T @ features).to(torch.float64)
+        moment += (y @ features).to(torch.float64)
+        energy += float(y.to(torch.float64) @ y.to(torch.float64))
+    system = gram + ridge * torch.eye(p, dtype=torch.float64, device=sampler.device)
+    factor = torch.linalg.cholesky(system)
+    w = torch.cholesky_solve(moment[:, None], factor)[:, 0]
+    train_sse = energy - 2 * float(w @ moment) + float(w @ gram @ w)
+
+    w_compute = w.to(sampler.dtype)
+    test_sse = 0.0
+    for z in sampler.chunks(n_test, d, "test"):
+        prediction = _features(student, z) @ w_compute + shift(z)
+        test_sse += float(((teacher.labels(z) - prediction).to(torch.float64) ** 2).sum())
+    return ReadoutErrors(train_error=max(train_sse, 0.0) / n_train, test_error=test_sse / n_test)

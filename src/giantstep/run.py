@@ -1,0 +1,180 @@
+"""One experiment: giant steps, a readout and the metrics at every ``t = 0..T``.
+
+:func:`experiment` is a plain function of checked :class:`~giantstep.config.Settings`
+returning the ``metrics.json`` content and the per-neuron arrays; :func:`write_artifacts`
+writes them atomically. The Hydra app in :mod:`giantstep.cli` is a thin wrapper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from giantstep import data
+from giantstep.activations import get_activation
+from giantstep.config import REPO, Settings
+from giantstep.data import Sampler
+from giantstep.errors import DivergenceError
+from giantstep.metrics import (
+    cosines,
+    null_frames,
+    overlap_matrix,
+    teacher_projections,
+    update_alignment,
+)
+from giantstep.model import init_student
+from giantstep.readout import ridge_readout
+from giantstep.targets import Teacher, teacher_directions
+from giantstep.theory import theory_summary
+from giantstep.train import giant_step, learning_rate
+
+
+def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run ``T`` giant steps and measure after each; return ``(metrics, arrays)``.
+
+    ``metrics["steps"][t]`` holds the readout errors and the update alignment after
+    ``t`` steps (``t = 0`` is the random-features baseline). ``arrays`` holds, for the
+    first ``n_neurons`` neurons, cosines ``(T+1, k, r)`` of weights and of update rows
+    with each teacher direction, teacher projections ``(T+1, k, r)``, norms outside the
+    teacher subspace ``(T+1, k)`` and the second layer ``a: (k,)``.
+    """
+    started = time.perf_counter()
+    sampler = Sampler(seed=s.seed, chunk_size=s.chunk_size, device=s.device, dtype=s.dtype)
+    w_star = teacher_directions(s.d, s.target.r, data.generator(s.seed, "teacher"))
+    teacher = Teacher(s.target, w_star.to(device=s.device, dtype=s.dtype))
+    student = init_student(
+        s.d,
+        s.p,
+        activation=get_activation(s.activation),
+        init=s.init,
+        second_layer=s.second_layer,
+        symmetric=s.symmetric,
+        generator=data.generator(s.seed, "student"),
+        device=s.device,
+        dtype=s.dtype,
+    )
+    frames = null_frames(teacher.w_star, s.n_null, data.generator(s.seed, "null"))
+    eta = learning_rate(s.lr_rule, s.lr_scale, n=s.n, d=s.d, p=s.p)
+    W0 = student.W.clone()
+    k = min(s.n_neurons, s.p)
+    arrays: dict[str, list] = {key: [] for key in
+                               ("weight_cosines", "update_cosines", "teacher_projection", "norm_outside")}
+    steps, step_seconds, readout_seconds = [], [], []
+    for t in tqdm(range(s.steps + 1), desc="giant steps", disable=None, leave=False):
+        if t > 0:
+            tic = time.perf_counter()
+            giant_step(student, teacher, sampler, n=s.n, eta=eta, step=t,
+                       preprocess=s.preprocess, normalize=s.normalize)
+            step_seconds.append(time.perf_counter() - tic)
+        tic = time.perf_counter()
+        errors = ridge_readout(student, teacher, sampler, n_train=s.n_train, n_test=s.n_test,
+                               ridge=s.ridge, preprocess=s.preprocess)
+        readout_seconds.append(time.perf_counter() - tic)
+        if not np.isfinite([errors.train_error, errors.test_error]).all():
+            raise DivergenceError(t, "readout errors")
+        delta = student.W - W0
+        alignment = update_alignment(delta, teacher.w_star, frames)
+        steps.append(
+            {
+                "t": t,
+                "test_error": errors.test_error,
+                "train_error": errors.train_error,
+                "update_snr": alignment.snr.tolist(),
+                "singular_values": alignment.singular_values.tolist(),
+                "null_level": alignment.null_level,
+                "learned_dims": alignment.learned_dims(s.threshold),
+                "learned_directions": alignment.directions.tolist(),
+                "overlap": overlap_matrix(student.W, teacher.w_star).tolist(),
+            }
+        )
+        projection, outside = teacher_projections(student.W[:k], teacher.w_star)
+        arrays["weight_cosines"].append(cosines(student.W[:k], teacher.w_star))
+        arrays["update_cosines"].append(cosines(delta[:k], teacher.w_star))
+        arrays["teacher_projection"].append(projection)
+        arrays["norm_outside"].append(outside)
+    compute_seconds = time.perf_counter() - started
+    tic = time.perf_counter()
+    theory = theory_summary(s.target, s.activation, s.steps, s.preprocess)
+    theory_seconds = time.perf_counter() - tic
+    out_arrays = {key: torch.stack(value).cpu().numpy() for key, value in arrays.items()}
+    out_arrays["a"] = student.a[:k].to(torch.float64).cpu().numpy()
+    metrics = {
+        "n": s.n,
+        "eta": eta,
+        "theory": theory,
+        "steps": steps,
+        "timings": {
+            "compute_seconds": compute_seconds,
+            "step_seconds": step_seconds,
+            "readout_seconds": readout_seconds,
+            "theory_seconds": theory_seconds,
+        },
+    }
+    return metrics, out_arrays
+
+
+def provenance(s: Settings) -> dict[str, Any]:
+    """Git commit, package versions, device, seed and threads of this run."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        dirty = bool(subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    versions = {}
+    for package in ("giantstep", "torch", "numpy", "hydra-core", "omegaconf"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    device = torch.cuda.get_device_name(s.device) if s.device.type == "cuda" else "cpu"
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "versions": versions,
+        "device": str(s.device),
+        "device_name": device,
+        "dtype": str(s.dtype).removeprefix("torch."),
+        "seed": s.seed,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(file_object)`` into a temporary file, then rename onto ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_artifacts(run_dir: Path, config_yaml: str, config: dict, metrics: dict,
+                    arrays: dict[str, np.ndarray], run_provenance: dict) -> None:
+    """Write ``config.yaml``, ``arrays.npz`` and, last, ``metrics.json`` (the completion marker)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(run_dir / "config.yaml", lambda f: f.write(config_yaml.encode()))
+    _atomic_write(run_dir / "arrays.npz", lambda f: np.savez(f, **arrays))
+    document = {"config": config, "provenance": run_provenance, **metrics}
+    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+    _atomic_write(run_dir / "metrics.json", lambda f: f.write(text.encode()))

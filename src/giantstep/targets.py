@@ -1,0 +1,170 @@
+"""Multi-index targets ``y = g*(W* z)`` and a safe expression language for ``g*``.
+
+A target is written as an expression over the teacher coordinates ``z1..zr``
+(``z_j = <w*_j, z>``), e.g. ``"z1 + z1*z2"`` or ``"He3(z1)/sqrt(6)"``. The
+expression is parsed with :mod:`ast` into a small tree of whitelisted nodes and
+interpreted by :class:`Target`; it is never handed to ``eval``.
+
+Grammar: numbers, ``z1..z9``, ``+ - * /``, ``^`` or ``**`` (power), unary
+minus, parentheses, and the one-argument functions of :data:`FUNCTIONS`
+(probabilists' Hermite polynomials ``He0..He9``, ``tanh``, ``erf``, ``relu``,
+``sqrt``, ``exp``, ``abs``). The index ``r`` of a target is its highest ``zK``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from giantstep.errors import ConfigError
+from giantstep.hermite_polys import hermite_he
+
+_MAX_R = 9
+
+
+def _hermite_fn(k: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda x: hermite_he(k, x)
+
+
+FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "erf": torch.erf,
+    "relu": torch.relu,
+    "sqrt": torch.sqrt,
+    "exp": torch.exp,
+    "abs": torch.abs,
+    **{f"He{k}": _hermite_fn(k) for k in range(10)},
+}
+
+_VARIABLE = re.compile(r"z([1-9])")
+
+_BINARY = {
+    ast.Add: torch.add,
+    ast.Sub: torch.sub,
+    ast.Mult: torch.mul,
+    ast.Div: torch.div,
+    ast.Pow: torch.pow,
+}
+
+
+def _check(node: ast.AST, expr: str) -> int:
+    """Validate ``node`` against the whitelist; return the highest variable index."""
+    if isinstance(node, ast.Expression):
+        return _check(node.body, expr)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return max(_check(node.left, expr), _check(node.right, expr))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _check(node.operand, expr)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return 0
+    if isinstance(node, ast.Name):
+        match = _VARIABLE.fullmatch(node.id)
+        if match is None:
+            raise ConfigError(f"unknown symbol '{node.id}' in target.expr '{expr}' (use z1..z9)")
+        return int(match.group(1))
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in FUNCTIONS:
+            shown = name or ast.unparse(node.func)
+            raise ConfigError(
+                f"unknown function '{shown}' in target.expr '{expr}' "
+                f"(known: {', '.join(sorted(FUNCTIONS))})"
+            )
+        if len(node.args) != 1 or node.keywords:
+            raise ConfigError(f"function '{name}' takes one argument in target.expr '{expr}'")
+        return _check(node.args[0], expr)
+    raise ConfigError(f"unsupported syntax '{ast.unparse(node)}' in target.expr '{expr}'")
+
+
+def _interpret(node: ast.AST, z: torch.Tensor) -> torch.Tensor | float:
+    if isinstance(node, ast.Expression):
+        return _interpret(node.body, z)
+    if isinstance(node, ast.BinOp):
+        left, right = _interpret(node.left, z), _interpret(node.right, z)
+        if not isinstance(left, torch.Tensor) and not isinstance(right, torch.Tensor):
+            return float(_BINARY[type(node.op)](torch.tensor(left), torch.tensor(right)))
+        return _BINARY[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp):
+        value = _interpret(node.operand, z)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return z[..., int(node.id[1:]) - 1]
+    assert isinstance(node, ast.Call)
+    arg = _interpret(node.args[0], z)
+    if not isinstance(arg, torch.Tensor):
+        arg = torch.tensor(arg, dtype=z.dtype, device=z.device)
+    return FUNCTIONS[node.func.id](arg)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A link function ``g*: R^r -> R`` parsed from an expression.
+
+    ``target(z)`` takes teacher coordinates ``z: (..., r)`` and returns ``(...)``.
+    """
+
+    name: str
+    expr: str
+    r: int
+    _tree: ast.Expression
+
+    @classmethod
+    def parse(cls, expr: str, name: str = "custom") -> "Target":
+        """Parse ``expr``; raise :class:`ConfigError` with one line on any problem."""
+        if not isinstance(expr, str) or not expr.strip():
+            raise ConfigError("target.expr is empty: give an expression such as 'z1 + z1*z2'")
+        try:
+            # ``^`` is power, as in the paper; Python would read it as xor.
+            tree = ast.parse(expr.strip().replace("^", "**"), mode="eval")
+        except SyntaxError as exc:
+            raise ConfigError(f"syntax error in target.expr '{expr}' at column {exc.offset}") from None
+        r = _check(tree, expr)
+        if r == 0:
+            raise ConfigError(f"target.expr '{expr}' uses no variable z1..z9")
+        return cls(name=name, expr=expr, r=r, _tree=tree)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[-1] != self.r:
+            raise ValueError(f"target {self.name} expects r={self.r} coordinates, got {z.shape[-1]}")
+        out = _interpret(self._tree, z)
+        if not isinstance(out, torch.Tensor):
+            out = torch.full(z.shape[:-1], out, dtype=z.dtype, device=z.device)
+        return out
+
+
+def teacher_directions(d: int, r: int, generator: torch.Generator) -> torch.Tensor:
+    """Orthonormal teacher directions ``W*: (r, d)`` (rows ``w*_j``), Haar-random.
+
+    Drawn in float64 on the CPU from ``generator`` so that they do not depend on
+    the compute device or dtype.
+    """
+    check_r(d, r)
+    gaussian = torch.randn(d, r, generator=generator, dtype=torch.float64)
+    q, upper = torch.linalg.qr(gaussian)
+    return (q * torch.sign(torch.diagonal(upper))).T.contiguous()
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """The teacher ``y = g*(W* z)``: a target and its directions ``w_star: (r, d)``."""
+
+    target: Target
+    w_star: torch.Tensor
+
+    def labels(self, z: torch.Tensor) -> torch.Tensor:
+        """Clean labels ``(m,)`` for inputs ``z: (m, d)``."""
+        return self.target(z @ self.w_star.T)
+
+
+def check_r(d: int, r: int) -> None:
+    """Raise the one-line error for a target with more coordinates than ``d``."""
+    if r > d:
+        raise ConfigError(f"the target uses z{r} but d={d}: need r <= d")
+
+

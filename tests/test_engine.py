@@ -1,0 +1,174 @@
+"""The engine's mathematics: gradient, chunking, seeding, ridge, targets, initialisation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from giantstep import data
+from giantstep.activations import get_activation
+from giantstep.config import REPO, compose
+from giantstep.data import Sampler
+from giantstep.model import init_student
+from giantstep.readout import ridge_readout
+from giantstep.run import experiment
+from giantstep.targets import Target, Teacher, teacher_directions
+from giantstep.train import NO_SHIFT, gradient, label_shift
+
+CPU = torch.device("cpu")
+
+
+def _problem(target="z1 + z1*z2", d=24, p=16, seed=0, symmetric=False, activation="relu"):
+    teacher = Teacher(Target.parse(target), teacher_directions(d, 2, data.generator(seed, "teacher")))
+    student = init_student(d, p, activation=get_activation(activation), init="gaussian",
+                           second_layer="rademacher", symmetric=symmetric,
+                           generator=data.generator(seed, "student"), device=CPU, dtype=torch.float64)
+    return teacher, student
+
+
+def _sampler(chunk_size=1024, dtype=torch.float64):
+    return Sampler(seed=3, chunk_size=chunk_size, device=CPU, dtype=dtype)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "erf", "he3"])
+def test_gradient_equals_autograd(activation):
+    teacher, student = _problem(activation=activation)
+    sampler = _sampler()
+    n = 300
+    ours = gradient(student, teacher, sampler, n, step=1, shift=NO_SHIFT)
+    W = student.W.clone().requires_grad_(True)
+    (z,) = list(sampler.chunks(n, 24, "train", 1))
+    f = student.activation.sigma(z @ W.T) @ student.a / math.sqrt(student.p)
+    loss = ((teacher.labels(z) - f) ** 2).sum() / (2 * n)
+    (autograd,) = torch.autograd.grad(loss, W)
+    torch.testing.assert_close(ours, -autograd, rtol=1e-10, atol=1e-12)
+
+
+def test_samples_do_not_depend_on_chunk_size():
+    one = torch.cat(list(_sampler(chunk_size=1024).chunks(5000, 7, "train", 2)))
+    many = torch.cat(list(_sampler(chunk_size=4096).chunks(5000, 7, "train", 2)))
+    assert one.shape == (5000, 7)
+    assert torch.equal(one, many)
+    other_step = torch.cat(list(_sampler().chunks(5000, 7, "train", 3)))
+    assert not torch.equal(one, other_step)
+
+
+def test_chunked_gradient_and_readout_equal_unchunked():
+    teacher, student = _problem(d=32, p=24)
+    small, large = _sampler(chunk_size=1024), _sampler(chunk_size=8192)
+    shift = label_shift(teacher, small, 6000, "train", 1)
+    g_small = gradient(student, teacher, small, 6000, 1, shift)
+    g_large = gradient(student, teacher, large, 6000, 1, label_shift(teacher, large, 6000, "train", 1))
+    torch.testing.assert_close(g_small, g_large, rtol=1e-5, atol=0)
+    kwargs = dict(n_train=5000, n_test=3000, ridge=1.0, preprocess="remove_linear")
+    a = ridge_readout(student, teacher, small, **kwargs)
+    b = ridge_readout(student, teacher, large, **kwargs)
+    assert a.test_error == pytest.approx(b.test_error, rel=1e-5)
+    assert a.train_error == pytest.approx(b.train_error, rel=1e-5)
+
+
+@pytest.mark.parametrize("preprocess", ["none", "remove_linear"])
+def test_ridge_equals_closed_form(preprocess):
+    teacher, student = _problem(d=20, p=12)
+    sampler = _sampler(chunk_size=1024)
+    n_train, n_test, ridge = 2500, 1500, 0.7
+    result = ridge_readout(student, teacher, sampler, n_train=n_train, n_test=n_test,
+                           ridge=ridge, preprocess=preprocess)
+    z = torch.cat(list(sampler.chunks(n_train, 20, "readout")))
+    y = teacher.labels(z)
+    shift = torch.zeros(()) if preprocess == "none" else y.mean() + z @ (y @ z / n_train)
+    F = torch.relu(z @ student.W.T) / math.sqrt(12)
+    w = torch.linalg.solve(F.T @ F + ridge * torch.eye(12, dtype=F.dtype), F.T @ (y - shift))
+    train_error = ((y - shift - F @ w) ** 2).mean()
+    zt = torch.cat(list(sampler.chunks(n_test, 20, "test")))
+    yt = teacher.labels(zt)
+    shift_t = 0.0 if preprocess == "none" else y.mean() + zt @ (y @ z / n_train)
+    test_error = ((yt - torch.relu(zt @ student.W.T) / math.sqrt(12) @ w - shift_t) ** 2).mean()
+    assert result.train_error == pytest.approx(float(train_error), rel=1e-8)
+    assert result.test_error == pytest.approx(float(test_error), rel=1e-8)
+
+
+FORMULAS = {
+    "hermite_124": lambda z1, z2: (_h(z1) + _h(z2)) / 2,
+    "two_stair": lambda z1, z2: ((z1 + z1**2) + (z2 - z2**2)) / 2,
+    "notebook_4z": lambda z1, z2: (4 * z1 + z1**2 + z2) / 2,
+    "staircase3": lambda z1, z2, z3: z1 + z1 * z2 + z1 * z2 * z3,
+    "no_staircase": lambda z1, z2, z3: z1 + z2 * z3,
+    "hard_he3": lambda z1: (z1**3 - 3 * z1) / math.sqrt(6),
+    "visible_staircase3": lambda z1, z2, z3: z1 + z1 * z2 + z2 * z3,
+}
+
+
+def _h(x):
+    return x + (x**2 - 1) / 2 + (x**4 - 6 * x**2 + 3) / 24
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAS))
+def test_named_target_equals_its_formula(name):
+    cfg = compose([f"target={name}"])
+    target = Target.parse(cfg.target.expr, cfg.target.name)
+    z = torch.randn(50, target.r, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    expected = FORMULAS[name](*z.unbind(-1))
+    torch.testing.assert_close(target(z), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_every_target_config_is_tested():
+    names = {path.stem for path in (REPO / "conf" / "target").glob("*.yaml")} - {"custom"}
+    assert names == set(FORMULAS)
+
+
+def test_teacher_directions_are_orthonormal():
+    w_star = teacher_directions(50, 3, data.generator(0, "teacher"))
+    torch.testing.assert_close(w_star @ w_star.T, torch.eye(3, dtype=torch.float64))
+
+
+def test_symmetric_init_outputs_exactly_zero():
+    _, student = _problem(d=30, p=40, symmetric=True)
+    z = torch.randn(100, 30, dtype=torch.float64)
+    assert torch.count_nonzero(student.output(student.preactivations(z))) == 0
+    _, plain = _problem(d=30, p=40)
+    assert torch.count_nonzero(plain.output(plain.preactivations(z))) > 0
+
+
+def test_second_layer_scaling(settings):
+    _, student = _problem(d=10, p=64)
+    torch.testing.assert_close(student.a.abs(), torch.full((64,), 1 / 8, dtype=torch.float64))
+
+
+SMALL = ("d=32", "p=64", "train.steps=2", "train.n=256", "readout.n_test=2000", "metrics.n_neurons=8")
+
+
+def test_same_seed_gives_identical_metrics(settings):
+    first, arrays_first = experiment(settings(*SMALL))
+    second, arrays_second = experiment(settings(*SMALL))
+    assert first["steps"] == second["steps"]
+    for key in arrays_first:
+        assert (arrays_first[key] == arrays_second[key]).all()
+    other, _ = experiment(settings(*SMALL, "seed=1"))
+    assert other["steps"] != first["steps"]
+
+
+def test_chunk_size_does_not_change_metrics(settings):
+    small, _ = experiment(settings(*SMALL, "train.n=3000", "chunk_size=1024"))
+    large, _ = experiment(settings(*SMALL, "train.n=3000", "chunk_size=8192"))
+    for a, b in zip(small["steps"], large["steps"]):
+        assert a["test_error"] == pytest.approx(b["test_error"], rel=1e-5)
+        assert a["update_snr"] == pytest.approx(b["update_snr"], rel=1e-4)
+
+
+def test_step_zero_is_random_features(settings):
+    metrics, arrays = experiment(settings(*SMALL))
+    assert metrics["steps"][0]["update_snr"] == [0.0, 0.0]
+    assert metrics["steps"][0]["learned_dims"] == 0
+    assert arrays["update_cosines"].shape == (3, 8, 2)
+    assert (arrays["update_cosines"][0] == 0).all()
+
+
+def test_float32_and_float64_agree(settings):
+    base = ("d=64", "p=128", "train.steps=1", "train.kappa=1.8", "readout.n_test=4000")
+    single, _ = experiment(settings(*base, "dtype=float32"))
+    double, _ = experiment(settings(*base, "dtype=float64"))
+    for a, b in zip(single["steps"], double["steps"]):
+        assert abs(a["test_error"] - b["test_error"]) < 1e-3
