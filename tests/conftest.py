@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from giantstep.config import compose, resolve
+from giantstep.config import resolve
+from giantstep.schema import compose
 
 REPO = Path(__file__).resolve().parents[1]
 

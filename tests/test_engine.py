@@ -9,11 +9,11 @@ import torch
 
 from giantstep import data
 from giantstep.activations import get_activation
-from giantstep.config import REPO, compose
 from giantstep.data import Sampler
 from giantstep.model import init_student
 from giantstep.readout import ridge_readout
 from giantstep.run import experiment
+from giantstep.schema import REPO, compose
 from giantstep.targets import Target, Teacher, teacher_directions
 from giantstep.train import NO_SHIFT, gradient, label_shift
 

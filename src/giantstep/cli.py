@@ -21,9 +21,10 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from giantstep.config import REPO, register_schema, resolve
+from giantstep.config import resolve
 from giantstep.errors import ConfigError, DivergenceError
 from giantstep.run import experiment, provenance, write_artifacts
+from giantstep.schema import REPO, register_schema
 
 CONF = REPO / "conf"
 log = logging.getLogger("giantstep")

@@ -1,101 +1,21 @@
-"""The typed schema of the Hydra configuration, and the checks that types cannot express.
+"""The checks that types cannot express, and the resolved :class:`Settings` of a run.
 
-The *values* live in ``conf/`` (the single source of truth); these dataclasses only
-declare names and types (every field is ``MISSING`` here), so OmegaConf rejects an
-unknown key or a wrongly typed value at composition time. :func:`resolve` then checks
-ranges and combinations and returns the plain :class:`Settings` the engine runs on.
+Types and names are checked by the schema (:mod:`giantstep.schema`) when Hydra composes
+the config; :func:`resolve` then checks ranges and combinations and returns the plain
+:class:`Settings` the engine runs on.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Optional
+from dataclasses import dataclass
 
 import torch
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from giantstep.activations import get_activation
 from giantstep.errors import ConfigError
 from giantstep.targets import Target, check_r
-
-REPO = Path(__file__).resolve().parents[2]
-
-Init = Enum("Init", ["gaussian", "sphere"])
-SecondLayer = Enum("SecondLayer", ["rademacher", "gaussian"])
-LrRule = Enum("LrRule", ["constant", "p", "p_sqrt_n_over_d", "sqrt_np"])
-Preprocess = Enum("Preprocess", ["none", "remove_linear"])
-Device = Enum("Device", ["auto", "cpu", "cuda"])
-DType = Enum("DType", ["float32", "float64"])
-
-
-@dataclass
-class TargetSchema:
-    name: str = MISSING
-    expr: str = MISSING
-
-
-@dataclass
-class StudentSchema:
-    activation: str = MISSING
-    init: Init = MISSING
-    second_layer: SecondLayer = MISSING
-    symmetric: bool = MISSING
-
-
-@dataclass
-class LrSchema:
-    rule: LrRule = MISSING
-    scale: float = MISSING
-
-
-@dataclass
-class TrainSchema:
-    steps: int = MISSING
-    kappa: float = MISSING
-    alpha: Optional[float] = None
-    n: Optional[int] = None
-    lr: LrSchema = field(default_factory=LrSchema)
-    preprocess: Preprocess = MISSING
-    normalize: bool = MISSING
-
-
-@dataclass
-class ReadoutSchema:
-    ridge: float = MISSING
-    n_train: Optional[int] = None
-    n_test: int = MISSING
-
-
-@dataclass
-class MetricsSchema:
-    threshold: float = MISSING
-    n_null: int = MISSING
-    n_neurons: int = MISSING
-
-
-@dataclass
-class Schema:
-    d: int = MISSING
-    p: int = MISSING
-    seed: int = MISSING
-    device: Device = MISSING
-    dtype: DType = MISSING
-    chunk_size: int = MISSING
-    threads: int = MISSING
-    target: TargetSchema = field(default_factory=TargetSchema)
-    student: StudentSchema = field(default_factory=StudentSchema)
-    train: TrainSchema = field(default_factory=TrainSchema)
-    readout: ReadoutSchema = field(default_factory=ReadoutSchema)
-    metrics: MetricsSchema = field(default_factory=MetricsSchema)
-
-
-def register_schema() -> None:
-    """Make the schema available to ``conf/config.yaml`` as the defaults entry ``schema``."""
-    ConfigStore.instance().store(name="schema", node=Schema)
 
 
 @dataclass(frozen=True)
@@ -194,18 +114,3 @@ def resolve(cfg: DictConfig) -> Settings:
         n_null=cfg.metrics.n_null,
         n_neurons=cfg.metrics.n_neurons,
     )
-
-
-def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The config ``giantstep <overrides>`` would run with, via Hydra's Compose API.
-
-    Includes the ``hydra`` node; used by the tests and by the workflow's config digest.
-    """
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_schema()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=False)

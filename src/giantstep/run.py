@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from giantstep import data
 from giantstep.activations import get_activation
-from giantstep.config import REPO, Settings
+from giantstep.config import Settings
 from giantstep.data import Sampler
 from giantstep.errors import DivergenceError
 from giantstep.metrics import (
@@ -34,6 +34,7 @@ from giantstep.metrics import (
 )
 from giantstep.model import init_student
 from giantstep.readout import ridge_readout
+from giantstep.schema import REPO
 from giantstep.targets import Teacher, teacher_directions
 from giantstep.theory import theory_summary
 from giantstep.train import giant_step, learning_rate

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -115,7 +115,7 @@ class Target:
     _tree: ast.Expression
 
     @classmethod
-    def parse(cls, expr: str, name: str = "custom") -> "Target":
+    def parse(cls, expr: str, name: str = "custom") -> Target:
         """Parse ``expr``; raise :class:`ConfigError` with one line on any problem."""
         if not isinstance(expr, str) or not expr.strip():
             raise ConfigError("target.expr is empty: give an expression such as 'z1 + z1*z2'")

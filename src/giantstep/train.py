@@ -23,7 +23,6 @@ from giantstep.model import Student
 from giantstep.targets import Teacher
 
 
-
 def learning_rate(rule: str, scale: float, *, n: int, d: int, p: int) -> float:
     """``eta`` for a rule of PAPER.md §3: ``c``, ``c p``, ``c p sqrt(n/d)`` or ``c sqrt(n p)``."""
     factor = {
