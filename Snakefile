@@ -1,0 +1,32 @@
+# giantstep: rebuild every scenario, table and figure of the paper.
+#   snakemake --profile workflow/profiles/default --config scale=quick
+# Plans (conf/reproduce/*.yaml) say which runs each figure needs; conf/ holds every default.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: workflow.source_path("workflow/config/config.yaml")
+
+
+validate(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/runs.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+localrules:
+    all,
+    aggregate,
+    aggregate_neurons,
+
+
+rule all:
+    input:
+        FINAL,
+    default_target: True
