@@ -12,6 +12,10 @@ configfile: workflow.source_path("workflow/config/config.yaml")
 validate(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
 
 
+envvars:
+    "PATH",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/runs.smk"
 include: "workflow/rules/aggregate.smk"
@@ -27,6 +31,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         FINAL,
-    default_target: True

@@ -6,6 +6,8 @@ rule aggregate:
         f"{RESULTS}/tables/{{plan}}_runs.csv",
     log:
         f"{RESULTS}/logs/aggregate/{{plan}}_runs.log",
+    conda:
+        ENVIRONMENT
     params:
         runs_root=f"{RESULTS}/runs",
         table="runs",
@@ -24,4 +26,6 @@ use rule aggregate as aggregate_neurons with:
 
 
 FINAL.extend(f"{RESULTS}/tables/{plan}_runs.csv" for plan in PLANS)
-FINAL.extend(f"{RESULTS}/tables/{plan}_neurons.csv" for plan, p in PLANS.items() if p.neurons)
+FINAL.extend(
+    f"{RESULTS}/tables/{plan}_neurons.csv" for plan, p in PLANS.items() if p.neurons
+)

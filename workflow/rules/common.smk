@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -6,7 +7,9 @@ from giantstep.plans import cached_digests, load_plan
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
-PYTHON = sys.executable
+# Jobs call the `giantstep` command of the environment snakemake runs in.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+ENVIRONMENT = workflow.source_path("../../environment.yml")  # for --sdm conda
 try:
     PLANS = {name: load_plan(name, SCALE) for name in config["plans"]}
 except ConfigError as error:

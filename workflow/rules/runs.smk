@@ -8,16 +8,18 @@ rule run:
         [f"{RESULTS}/runs/{{plan}}/{{cell}}/seed={seed}/metrics.json" for seed in SEEDS],
     log:
         f"{RESULTS}/logs/run/{{plan}}/{{cell}}.log",
-    params:
-        digest=lambda wc: DIGESTS[wc.plan][wc.cell],
-        arguments=lambda wc: PLANS[wc.plan]
-        .cell(wc.cell)
-        .arguments(SEEDS, f"{RESULTS}/runs/{wc.plan}/{wc.cell}"),
+    conda:
+        ENVIRONMENT
     threads: RUN_RESOURCES["threads"]
     resources:
         mem_mb=RUN_RESOURCES["mem_mb"],
         runtime=RUN_RESOURCES["runtime"],
         gpu=RUN_RESOURCES["gpu"],
+    params:
+        digest=lambda wc: DIGESTS[wc.plan][wc.cell],
+        arguments=lambda wc: PLANS[wc.plan]
+        .cell(wc.cell)
+        .arguments(SEEDS, f"{RESULTS}/runs/{wc.plan}/{wc.cell}"),
     shell:
         "echo giantstep {params.arguments:q} > {log}; "
-        "{PYTHON} -m giantstep {params.arguments} threads={threads} >> {log} 2>&1"
+        "giantstep {params.arguments} threads={threads} >> {log} 2>&1"
