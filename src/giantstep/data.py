@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 BLOCK = 1024
 PURPOSES = {"teacher": 0, "student": 1, "train": 2, "readout": 3, "test": 4, "null": 5}
@@ -61,9 +62,14 @@ class Sampler:
     def __init__(self, *, seed: int, chunk_size: int, device: torch.device, dtype: torch.dtype):
         self.seed, self.chunk_size, self.device, self.dtype = seed, chunk_size, device, dtype
 
-    def chunks(self, n: int, d: int, purpose: str, step: int = 0) -> Iterator[torch.Tensor]:
-        """Chunks ``z: (m, d)`` of the ``n`` samples of ``(purpose, step)``."""
-        return gaussian_chunks(
+    def chunks(self, n: int, d: int, purpose: str, step: int = 0,
+               progress: str | None = None) -> Iterator[torch.Tensor]:
+        """Chunks ``z: (m, d)`` of the ``n`` samples of ``(purpose, step)``.
+
+        With ``progress``, a progress bar of that name is shown on a terminal when the
+        samples take several chunks.
+        """
+        chunks = gaussian_chunks(
             n,
             d,
             seed=self.seed,
@@ -73,3 +79,7 @@ class Sampler:
             device=self.device,
             dtype=self.dtype,
         )
+        total = -(-n // (max(1, self.chunk_size // BLOCK) * BLOCK))
+        if progress is None or total < 4:
+            return chunks
+        return iter(tqdm(chunks, total=total, desc=progress, leave=False, disable=None))

@@ -52,7 +52,7 @@ def ridge_readout(student: Student, teacher: Teacher, sampler: Sampler, *, n_tra
     gram = torch.zeros(p, p, dtype=torch.float64, device=sampler.device)
     moment = torch.zeros(p, dtype=torch.float64, device=sampler.device)
     energy = 0.0
-    for z in sampler.chunks(n_train, d, "readout"):
+    for z in sampler.chunks(n_train, d, "readout", progress="readout"):
         features = _features(student, z)
         y = teacher.labels(z) - shift(z)
         gram += (features.T @ features).to(torch.float64)

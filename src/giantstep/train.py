@@ -70,7 +70,7 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step:
     p, d = student.W.shape
     total = torch.zeros(p, d, dtype=torch.float64, device=sampler.device)
     scaled_a = student.a / math.sqrt(p)
-    for z in sampler.chunks(n, d, "train", step):
+    for z in sampler.chunks(n, d, "train", step, progress=f"step {step}"):
         pre = student.preactivations(z)
         residual = teacher.labels(z) - shift(z) - student.output(pre)
         coefficients = residual[:, None] * student.activation.derivative(pre) * scaled_a
