@@ -19,6 +19,9 @@ envvars:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/runs.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -28,6 +31,18 @@ localrules:
     all,
     aggregate,
     aggregate_neurons,
+    table_theory,
+    table_cosine_lines,
+    table_staircase,
+    table_learning_curves_vs_paper,
+    table_settings,
+    table_claims,
+    figure_learning_curves,
+    figure_cosines,
+    figure_single_step,
+    figure_hard_direction,
+    figure_staircase,
+    report_markdown,
 
 
 rule all:

@@ -1,0 +1,617 @@
+"""The paper's claims C1–C7 (PAPER.md §6) judged on the workflow's tidy tables.
+
+Every claim is a list of *checks*; each check states its rule, the numbers it rests on and
+whether it passed. The verdict of a claim follows one rule (:func:`verdict`): **reproduced**
+when every check passes, **partly** when some do, **not reproduced** when none does, and
+**not run** when the tables it needs are missing (a plan left out of the workflow config).
+
+Numbers are means over seeds unless a check says otherwise; "learned" means an update SNR
+above the threshold ``metrics.threshold`` (PAPER.md §5). Input tables (columns in
+:mod:`giantstep.analysis`): the runs table of each plan, keyed by plan name
+(``learning_curves``, ``cosines``, ``single_step``, ``hard_direction``, ``staircase``), the
+per-neuron table ``cosines_neurons``, the theory table of :func:`theory_table` and the
+cosine-line table of :func:`cosine_lines`.
+
+The module also computes the two theory tables the figures draw from: the theory per named
+target (:func:`theory_table`) and the theory lines of the cosine scatters
+(:func:`cosine_lines`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from giantstep.schema import REPO
+from giantstep.targets import Target
+from giantstep.theory import population_gradient, smoothed_derivative, theory_summary
+from giantstep.theory_cli import load_target
+
+# Short names of the named targets (PAPER.md §6), used in every figure and table.
+TARGET_LABELS = {
+    "hermite_124": "A",
+    "two_stair": "B",
+    "notebook_4z": "C",
+    "staircase3": "S3",
+    "no_staircase": "N",
+    "visible_staircase3": "V3",
+    "hard_he3": "H3",
+}
+
+# The paper's Figure 1, read off the plot at kappa = 2.25 (test error per number of steps T;
+# T = 0 is random features). A pair is a range read for several T.
+PAPER_KAPPA = 2.25
+PAPER_FIGURE1 = {
+    "hermite_124": {0: 0.60, 1: 0.22, 6: 0.13},
+    "two_stair": {0: 1.37, 1: 0.32, 4: (0.15, 0.2), 5: (0.15, 0.2), 6: (0.15, 0.2)},
+}
+
+THEORY_ACTIVATIONS = ("relu", "tanh")
+LINE_TOLERANCE_DEG = 15.0  # a neuron cloud is "on" a line when its median angle to it is below this
+RATIO_TOLERANCE = 0.07  # C7: median cosine ratio within this of the predicted slope
+RATIO_BAND = 0.1  # C7: a neuron's ratio within this of the slope counts as on the line
+RATIO_FRACTION = 0.9  # C7: fraction of neurons that must be on the line
+FIRST_STEPS = 3  # C4: steps over which measured dims must equal the prediction
+ALIGNED = 0.9  # C1: |cos| between a learned direction and the predicted one
+GAIN_BELOW_KAPPA1 = 0.9  # C5: below kappa = 1 one step keeps >= 90 % of the RF error
+GAIN_GD = 0.8  # C5: at the largest kappa one step has < 80 % of the RF error
+FLAT_RATIO = 2.0  # C3: the ReLU control's SNR varies by less than this factor over kappa
+ONSET_RATIO = 2.0  # C3: tanh's SNR at least this times the ReLU control's
+ONSET_WINDOW = 0.5  # C3: onset kappa within this of the leap index
+
+VERDICTS = ("reproduced", "partly", "not reproduced", "not run")
+
+CLAIMS = {
+    "C1": "One step at n ~ d learns one direction, along v* = sum_j mu_1[j] w*_j; "
+    "update-row cosines lie on the mu_1 line.",
+    "C2": "One step at n ~ d^2 with preprocessing learns several directions; the second "
+    "appears only as kappa approaches 2.",
+    "C3": "A hard direction of leap l (He3(z1)/sqrt(6), l = 3) is picked up only above "
+    "kappa ~ l by an activation that sees order l (tanh), never by ReLU.",
+    "C4": "Over steps at n ~ d the learned dimensions follow the activation-aware staircase "
+    "recursion.",
+    "C5": "Random features stay high; giant steps drop the error once kappa passes ~1; "
+    "for A extra steps help little, for B the second step unlocks u'.",
+    "C6": "Update-row cosines: A stays on the diagonal at steps 1 and 2; B leaves it at "
+    "step 2 onto two lines, split by the sign of a.",
+    "C7": "Target C = (4 z1 + z1^2 + z2)/2: step-1 update rows on the line of slope "
+    "mu_1[2]/mu_1[1] = 1/4.",
+}
+
+# Figure of each claim (the names of results/<scale>/figures/<name>.png).
+CLAIM_FIGURES = {
+    "C1": ["single_step", "cosines"],
+    "C2": ["single_step"],
+    "C3": ["hard_direction"],
+    "C4": ["staircase"],
+    "C5": ["learning_curves"],
+    "C6": ["cosines"],
+    "C7": ["cosines"],
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One test of a claim: what is checked, the rule, the measured value, the outcome."""
+
+    claim: str
+    check: str
+    rule: str
+    value: str
+    passed: bool
+
+
+def verdict(passed: list[bool]) -> str:
+    """``reproduced`` if all checks pass, ``partly`` if some do, ``not reproduced`` if none,
+    ``not run`` without checks."""
+    if not passed:
+        return "not run"
+    return "reproduced" if all(passed) else "partly" if any(passed) else "not reproduced"
+
+
+def label(target: str) -> str:
+    return TARGET_LABELS.get(target, target)
+
+
+def target_order(targets) -> list[str]:
+    """``targets`` (unique) in the order of :data:`TARGET_LABELS`, unknown ones last."""
+    known = list(TARGET_LABELS)
+    return sorted(set(targets), key=lambda t: (known.index(t) if t in known else len(known), t))
+
+
+def by_target(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``frame`` sorted by target (in the order of :data:`TARGET_LABELS`), then ``columns``."""
+    order = {t: i for i, t in enumerate(target_order(frame["target"]))}
+    return frame.sort_values(["target", *columns], key=lambda c: c.map(order) if c.name == "target" else c,
+                             kind="stable", ignore_index=True)
+
+
+def learned_threshold(runs: pd.DataFrame | None = None) -> float:
+    """The SNR threshold of "learned": the table's ``threshold`` column when it has one,
+    else the default ``metrics.threshold`` of ``conf/``."""
+    if runs is not None and "threshold" in runs:
+        return float(runs["threshold"].iloc[0])
+    from giantstep.schema import compose
+
+    return float(compose([]).metrics.threshold)
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "nan" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+# ---------------------------------------------------------------------------- theory tables
+
+
+def named_targets() -> list[str]:
+    """The targets of ``conf/target/*.yaml`` (less ``custom``), in the order of
+    :data:`TARGET_LABELS` first."""
+    names = {path.stem for path in (REPO / "conf" / "target").glob("*.yaml")} - {"custom"}
+    return [n for n in TARGET_LABELS if n in names] + sorted(names - set(TARGET_LABELS))
+
+
+def _numbers(values, digits: int = 3) -> str:
+    if values is None:
+        return "-"
+    return ", ".join("-" if v is None else _fmt(v, digits) if isinstance(v, float) else str(v)
+                     for v in values)
+
+
+def theory_table(targets: list[str] | None = None, activations=THEORY_ACTIVATIONS) -> pd.DataFrame:
+    """Theory per named target and student activation (:func:`giantstep.theory.theory_summary`).
+
+    Staircase predictions run ``r + 1`` steps, enough to reach the recursion's fixed point
+    (each step adds a direction or stops). One row per ``(target, activation)``; lists are
+    comma-separated strings: ``leap_index`` per coordinate, ``one_step_preprocessed`` the dims
+    learned by one preprocessed step at ``n ~ d^l`` for ``l = 1..4``, ``predicted_dims`` and
+    ``floors`` per step ``t = 0..r+1`` (``_generic``: the activation-blind recursion).
+    ``step1_slope`` is ``mu_1[2] / mu_1[1]`` (empty for ``r = 1``).
+    """
+    rows = []
+    for name in targets or named_targets():
+        target = load_target(name, None)
+        for activation in activations:
+            s = theory_summary(target, activation, target.r + 1)
+            rows.append({
+                "target": name,
+                "label": label(name),
+                "expr": target.expr,
+                "activation": activation,
+                "r": target.r,
+                "variance": s["variance"],
+                "mu1": _numbers(s["mu1"], 4),
+                "step1_slope": s["step1_slope"],
+                "linear_kernel_error": s["linear_kernel_error"],
+                "leap_index": _numbers(s["leap_index"]),
+                "one_step_preprocessed": _numbers([o["aware_preprocessed"] for o in s["one_step"]]),
+                "predicted_dims": _numbers(s["predicted_dims"]),
+                "predicted_dims_generic": _numbers(s["predicted_dims_generic"]),
+                "floors": _numbers(s["floors"]),
+                "floors_generic": _numbers(s["floors_generic"]),
+            })
+    return pd.DataFrame(rows)
+
+
+def _line_angle(vectors: np.ndarray) -> float:
+    """Angle in degrees, in ``(-90, 90]``, of the principal axis of ``vectors: (m, 2)``
+    normalised to unit length: the line through the origin that fits their directions."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-300)
+    _, eigenvectors = np.linalg.eigh(unit.T @ unit)
+    x, y = eigenvectors[:, -1]
+    return _wrap(math.degrees(math.atan2(y, x)))
+
+
+def _wrap(angle: np.ndarray | float) -> np.ndarray | float:
+    """Angle of a line (degrees) folded into ``(-90, 90]``."""
+    return 90.0 - np.mod(90.0 - angle, 180.0)
+
+
+def line_deviation(angles: np.ndarray, line: float) -> np.ndarray:
+    """Unsigned angle in degrees (0..90) between lines at ``angles`` and the line at ``line``."""
+    return np.abs(_wrap(np.asarray(angles, dtype=float) - line))
+
+
+def _sign_group(a: pd.Series) -> pd.Series:
+    return np.where(a > 0, "a > 0", "a < 0")
+
+
+def cosine_lines(neurons: pd.DataFrame, runs: pd.DataFrame, theory: pd.DataFrame) -> pd.DataFrame:
+    """Theory and measured lines of the cosine scatters (update-row cosines with ``w*_1, w*_2``).
+
+    At ``t = 1`` the theory line has the slope ``mu_1[2]/mu_1[1]`` of the theory table (one
+    group, ``all``). At ``t >= 2`` it comes from each neuron's predicted update (see
+    :func:`predicted_updates`); the line per sign of ``a`` is the principal axis of these
+    directions. Measured lines are the principal axes of the neurons' cosine vectors.
+
+    Returns one row per ``(target, t, group)``: ``theory_angle`` (degrees, ``(-90, 90]``),
+    ``theory_slope``, ``source``, ``measured_angle``, ``median_deviation`` (median over neurons
+    of the angle between a neuron's cosine vector and the theory line) and ``neurons``
+    (count, pooled over seeds).
+    """
+    rows = []
+    first = runs.drop_duplicates("cell").set_index("cell")
+    for (cell, target), cloud in neurons.groupby(["cell", "target"], sort=False):
+        run = first.loc[cell]
+        if run["r"] < 2:
+            continue
+        link = Target.parse(run["expr"], target)
+        for t in sorted(set(cloud["t"]) - {0}):
+            at_t = cloud[cloud["t"] == t].sort_values(["seed", "neuron"])
+            cos = at_t[["update_cos_1", "update_cos_2"]].to_numpy()
+            if t == 1:
+                row = theory[(theory["target"] == target) & (theory["activation"] == run["activation"])]
+                groups = {"all": (np.ones(len(at_t), bool),
+                                  math.degrees(math.atan(float(row["step1_slope"].iloc[0]))), "mu_1 slope")}
+            else:
+                predicted = np.concatenate([
+                    predicted_updates(one, t, link, run["activation"], run["eta"] / math.sqrt(run["p"]),
+                                      run["p"])
+                    for _, one in cloud.groupby("seed")
+                ])
+                sign = _sign_group(at_t["a"])
+                groups = {g: (sign == g, _line_angle(predicted[sign == g]), "population gradient")
+                          for g in ("a > 0", "a < 0")}
+            for group, (mask, angle, source) in groups.items():
+                neuron_angles = np.degrees(np.arctan2(cos[mask, 1], cos[mask, 0]))
+                rows.append({
+                    "target": target, "t": int(t), "group": group,
+                    "theory_angle": float(angle), "theory_slope": math.tan(math.radians(angle)),
+                    "source": source, "measured_angle": float(_line_angle(cos[mask])),
+                    "median_deviation": float(np.median(line_deviation(neuron_angles, angle))),
+                    "neurons": int(mask.sum()),
+                })
+    return by_target(pd.DataFrame(rows), "t")
+
+
+@dataclass(frozen=True)
+class _Residual:
+    """The link ``g*(z) - <b, z>``: the target less the student's linear part."""
+
+    link: Target
+    b: torch.Tensor
+
+    @property
+    def r(self) -> int:
+        return self.link.r
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return self.link(z) - z @ self.b
+
+
+def predicted_updates(
+    neurons: pd.DataFrame, t: int, link: Target, activation: str, step_size: float, p: int
+) -> np.ndarray:
+    """Predicted update ``W_t - W_0`` in the teacher plane of one run's saved neurons: (m, 2),
+    rows ordered by neuron.
+
+    The measured update after ``t - 1`` steps plus one population step from the measured
+    state after ``t - 1`` steps: ``step_size * a_i * G_i`` (``step_size = eta / sqrt(p)``),
+    ``G_i = E[(g*(z) - <b, z>) sigma'(<w_i, z>) z]`` from
+    :func:`giantstep.theory.population_gradient` at the neuron's projection on the teacher
+    subspace and norm outside it. ``b`` is the linear part of the student's output in teacher
+    coordinates, ``b = p^(-1/2) sum_j a_j E[sigma'(<w_j, z>)] W* w_j`` (Stein's lemma),
+    estimated from the saved neurons; the student's higher-order parts are dropped.
+    """
+    columns = [f"projection_{j}" for j in range(1, link.r + 1)]
+    start = neurons[neurons["t"] == 0].sort_values("neuron")
+    before = neurons[neurons["t"] == t - 1].sort_values("neuron")
+    projection = before[columns].to_numpy()
+    norm_out = before["norm_outside"].to_numpy()
+    a = before["a"].to_numpy()[:, None]
+    slope = smoothed_derivative(activation, torch.zeros(len(before), dtype=torch.float64),
+                                torch.tensor(np.hypot(np.linalg.norm(projection, axis=1), norm_out))).numpy()
+    b = math.sqrt(p) * np.mean(a * slope[:, None] * projection, axis=0)
+    gradient = population_gradient(_Residual(link, torch.tensor(b)), activation,
+                                   torch.tensor(projection), torch.tensor(norm_out)).numpy()
+    update = projection - start[columns].to_numpy() + step_size * a * gradient
+    return update[:, :2]
+
+
+# ---------------------------------------------------------------------------- claim checks
+
+
+def _mean_by(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    return frame.groupby(keys)[column].mean()
+
+
+def _kappa_at(values: pd.Series, kappa: float) -> float:
+    """Value of a kappa-indexed series at the grid point nearest to ``kappa``."""
+    index = np.asarray(values.index, dtype=float)
+    return float(values.iloc[int(np.argmin(np.abs(index - kappa)))])
+
+
+def _direction_alignment(runs: pd.DataFrame, theory: pd.DataFrame) -> pd.Series:
+    """Mean over seeds of ``|<dir1, mu_1/|mu_1|>|`` per target (relu theory rows)."""
+    out = {}
+    for target, rows in runs.groupby("target"):
+        mu1 = np.array([float(v) for v in theory.set_index(["target", "activation"])
+                        .loc[(target, rows["activation"].iloc[0]), "mu1"].split(",")])
+        directions = rows[[f"dir1_z{j}" for j in range(1, len(mu1) + 1)]].to_numpy()
+        out[target] = float(np.mean(np.abs(directions @ mu1) / np.linalg.norm(mu1)))
+    return pd.Series(out).reindex(target_order(out))
+
+
+def check_c1(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    checks = []
+    if "cosines" in tables:
+        step1 = tables["cosines"][tables["cosines"]["t"] == 1]
+        dims = _mean_by(step1, ["target"], "learned_dims").reindex(target_order(step1["target"]))
+        checks.append(Check(
+            "C1", "one direction after one step (cosines plan, n = 4d and 16d)",
+            "every seed of A, B, C learns exactly 1 direction at t = 1",
+            ", ".join(f"{label(k)}: {v:.2f}" for k, v in dims.items()),
+            bool((step1["learned_dims"] == 1).all())))
+        if "theory" in tables:
+            alignment = _direction_alignment(step1, tables["theory"])
+            checks.append(Check(
+                "C1", "the learned direction is v*",
+                f"mean |<dir_1, mu_1/|mu_1|>| >= {ALIGNED} for each target",
+                ", ".join(f"{label(k)}: {v:.3f}" for k, v in alignment.items()),
+                bool((alignment >= ALIGNED).all())))
+    if "cosine_lines" in tables:
+        lines = tables["cosine_lines"]
+        step1 = lines[lines["t"] == 1]
+        checks.append(Check(
+            "C1", "update rows on the mu_1 line at t = 1",
+            f"median angle of a neuron's cosine vector to the mu_1 line < {LINE_TOLERANCE_DEG:g} deg",
+            ", ".join(f"{label(r.target)}: {r.median_deviation:.1f} deg" for r in step1.itertuples()),
+            bool((step1["median_deviation"] < LINE_TOLERANCE_DEG).all()) and len(step1) > 0))
+    if "single_step" in tables:
+        plain = tables["single_step"]
+        plain = plain[(plain["t"] == 1) & (plain["preprocess"] == "none") & (plain["kappa"] < 1.95)]
+        dims = _mean_by(plain, ["kappa"], "learned_dims")
+        checks.append(Check(
+            "C1", "never more than one direction below kappa = 2 (single step, no preprocessing)",
+            "mean learned dims <= 1 at every kappa < 2",
+            ", ".join(f"kappa {k:.2f}: {v:.2f}" for k, v in dims.items()),
+            bool((dims <= 1).all()) and len(dims) > 0))
+    return checks
+
+
+def check_c2(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    if "single_step" not in tables:
+        return []
+    runs = tables["single_step"]
+    prep = runs[(runs["t"] == 1) & (runs["preprocess"] == "remove_linear")]
+    if prep.empty or "snr_2" not in prep:
+        return []
+    snr2 = _mean_by(prep, ["kappa"], "snr_2")
+    onset = next((k for k, v in snr2.items() if v > threshold), float("nan"))
+    near2 = _kappa_at(snr2, 2.0)
+    return [
+        Check("C2", "no second direction at the smallest kappa (preprocessed)",
+              f"mean snr_2 < {threshold:g} at kappa = {snr2.index.min():.2f}",
+              f"{snr2.iloc[0]:.2f}", bool(snr2.iloc[0] < threshold)),
+        Check("C2", "a second direction at kappa = 2 (preprocessed)",
+              f"mean snr_2 > {threshold:g} at the kappa nearest 2",
+              f"{near2:.2f}", bool(near2 > threshold)),
+        Check("C2", "it appears only as kappa approaches 2",
+              "smallest kappa with mean snr_2 above the threshold is >= 1.75",
+              _fmt(onset), bool(onset >= 1.75 - 1e-9)),
+    ]
+
+
+def check_c3(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    if "hard_direction" not in tables:
+        return []
+    runs = tables["hard_direction"]
+    step1 = runs[runs["t"] == 1]
+    snr = step1.groupby(["activation", "kappa"])["snr_1"].mean()
+    if "tanh" not in snr.index.get_level_values(0) or "relu" not in snr.index.get_level_values(0):
+        return []
+    tanh, relu = snr["tanh"], snr["relu"]
+    leap = 3.0
+    if "theory" in tables:
+        row = tables["theory"][tables["theory"]["target"] == step1["target"].iloc[0]]
+        leap = float(str(row["leap_index"].iloc[0]).split(",")[0])
+    ratio = (tanh / relu).dropna()
+    onset = next((k for k, v in ratio.items() if v >= ONSET_RATIO), float("nan"))
+    low = tanh[tanh.index <= leap - 1 + 1e-9]
+    checks = [
+        Check("C3", "tanh learns the hard direction at the largest kappa",
+              f"mean snr_1 > {threshold:g} at kappa = {tanh.index.max():.2f}",
+              f"{tanh.iloc[-1]:.2f}", bool(tanh.iloc[-1] > threshold)),
+        Check("C3", "the ReLU control stays flat",
+              f"max / min over kappa of ReLU's mean snr_1 < {FLAT_RATIO:g}",
+              f"{relu.max():.2f} / {relu.min():.2f} = {relu.max() / relu.min():.2f}",
+              bool(relu.max() / relu.min() < FLAT_RATIO)),
+        Check("C3", f"onset near the predicted kappa = leap index = {leap:g}",
+              f"smallest kappa with tanh snr_1 >= {ONSET_RATIO:g} x ReLU's lies within "
+              f"{ONSET_WINDOW:g} of {leap:g}",
+              _fmt(onset), bool(abs(onset - leap) <= ONSET_WINDOW + 1e-9)),
+    ]
+    if not low.empty:
+        checks.append(Check("C3", f"no overlap for kappa <= {leap - 1:g}",
+                            f"tanh's mean snr_1 < {threshold:g} at every kappa <= {leap - 1:g}",
+                            ", ".join(f"{k:.2f}: {v:.2f}" for k, v in low.items()),
+                            bool((low < threshold).all())))
+    return checks
+
+
+def staircase_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Learned dims per target, d and step: median, min and max over seeds beside the
+    predictions (activation-aware and generic)."""
+    grouped = runs.groupby(["target", "d", "t"])
+    out = grouped["learned_dims"].agg(measured="median", measured_min="min", measured_max="max")
+    out["predicted"] = grouped["predicted_dims"].first()
+    out["predicted_generic"] = grouped["predicted_dims_generic"].first()
+    out["seeds"] = grouped["seed"].nunique()
+    out = out.reset_index()
+    out.insert(1, "label", out["target"].map(label))
+    return by_target(out, "d", "t")
+
+
+def check_c4(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    if "staircase" not in tables:
+        return []
+    summary = staircase_summary(tables["staircase"])
+    largest = summary[summary["d"] == summary["d"].max()]
+    d = int(summary["d"].max())
+    checks = []
+    for target in target_order(largest["target"]):
+        rows = largest[largest["target"] == target]
+        first = rows[(rows["t"] >= 1) & (rows["t"] <= FIRST_STEPS)]
+        checks.append(Check(
+            "C4", f"{label(target)}: dims of the first {FIRST_STEPS} steps as predicted (d = {d})",
+            "median over seeds equals the activation-aware prediction at t = 1..3",
+            f"measured {_numbers(first['measured'].astype(int).tolist())} vs predicted "
+            f"{_numbers(first['predicted'].astype(int).tolist())}",
+            bool((first["measured"] == first["predicted"]).all())))
+    differ = largest[(largest["predicted"] != largest["predicted_generic"]) & (largest["t"] >= 1)]
+    if not differ.empty:
+        matches_aware = differ["measured"] == differ["predicted"]
+        checks.append(Check(
+            "C4", "the activation-aware recursion beats the generic one where they differ",
+            "median measured dims equal the aware prediction at every such (target, t)",
+            ", ".join(f"{label(r.target)} t={r.t}: {int(r.measured)} (aware {int(r.predicted)}, "
+                      f"generic {int(r.predicted_generic)})" for r in differ.itertuples()),
+            bool(matches_aware.all())))
+    return checks
+
+
+def check_c5(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    if "learning_curves" not in tables:
+        return []
+    runs = tables["learning_curves"]
+    error = runs.groupby(["target", "kappa", "t"])["test_error"].mean()
+    targets = [t for t in ("hermite_124", "two_stair") if t in error.index.get_level_values(0)]
+    if len(targets) < 2:
+        return []
+    curve = {t: error[t].unstack("t") for t in targets}  # kappa x T
+    largest = {t: curve[t].iloc[-1] for t in targets}
+    smallest = {t: curve[t].iloc[0] for t in targets}
+    checks = [
+        Check("C5", "giant steps beat random features at the largest kappa",
+              f"error(T=1) < {GAIN_GD:g} x error(T=0) for A and B",
+              ", ".join(f"{label(t)}: {largest[t][1]:.3f} vs {largest[t][0]:.3f}" for t in targets),
+              all(largest[t][1] < GAIN_GD * largest[t][0] for t in targets)),
+    ]
+    if curve[targets[0]].index.min() < 1:
+        checks.append(Check(
+            "C5", "no gain below kappa = 1",
+            f"error(T=1) > {GAIN_BELOW_KAPPA1:g} x error(T=0) at the smallest kappa, A and B",
+            ", ".join(f"{label(t)}: {smallest[t][1]:.3f} vs {smallest[t][0]:.3f}" for t in targets),
+            all(smallest[t][1] > GAIN_BELOW_KAPPA1 * smallest[t][0] for t in targets)))
+    b = runs[runs["target"] == "two_stair"]
+    if curve["two_stair"].shape[1] > 2:
+        floor1 = float(b.loc[b["t"] == 1, "floor"].iloc[0])
+        crossing = [k for k, row in curve["two_stair"].iterrows() if row[1] >= floor1 > row[2]]
+        checks.append(Check(
+            "C5", "for B the second step unlocks u'",
+            f"some kappa with error(T=1) >= floor of U_1 ({floor1:g}) > error(T=2)",
+            ", ".join(f"{k:.2f}" for k in crossing) or "none", bool(crossing)))
+        window = {t: curve[t][(curve[t].index >= 1 - 1e-9) & (curve[t].index <= 1.75 + 1e-9)]
+                  for t in targets}
+        gain = {t: float(((window[t][1] - window[t][2]) / window[t][1]).mean()) for t in targets}
+        checks.append(Check(
+            "C5", "the second step helps B more than A",
+            "mean over 1 <= kappa <= 1.75 of (error(T=1) - error(T=2)) / error(T=1): B > A",
+            ", ".join(f"{label(t)}: {gain[t]:.3f}" for t in targets),
+            gain["two_stair"] > gain["hermite_124"]))
+    return checks
+
+
+def check_c6(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    if "cosine_lines" not in tables:
+        return []
+    lines = tables["cosine_lines"]
+    a = lines[lines["target"] == "hermite_124"]
+    b2 = lines[(lines["target"] == "two_stair") & (lines["t"] == 2)]
+    b1 = lines[(lines["target"] == "two_stair") & (lines["t"] == 1)]
+    checks = []
+    if not a.empty:
+        off = line_deviation(a["measured_angle"].to_numpy(), 45.0)
+        checks.append(Check(
+            "C6", "A stays on the diagonal (t = 1, 2)",
+            f"measured line within {LINE_TOLERANCE_DEG:g} deg of the diagonal in every group",
+            ", ".join(f"t={r.t} {r.group}: {o:.1f} deg" for r, o in zip(a.itertuples(), off)),
+            bool((off < LINE_TOLERANCE_DEG).all())))
+    if not b1.empty:
+        off = line_deviation(b1["measured_angle"].to_numpy(), 45.0)
+        checks.append(Check(
+            "C6", "B on the diagonal at t = 1",
+            f"measured line within {LINE_TOLERANCE_DEG:g} deg of the diagonal",
+            ", ".join(f"{o:.1f} deg" for o in off), bool((off < LINE_TOLERANCE_DEG).all())))
+    if len(b2) == 2:
+        split = float(line_deviation(b2["measured_angle"].iloc[0], b2["measured_angle"].iloc[1]))
+        a2 = a[a["t"] == 2]
+        split_a = float(line_deviation(a2["measured_angle"].iloc[0], a2["measured_angle"].iloc[1])) \
+            if len(a2) == 2 else float("nan")
+        checks.append(Check(
+            "C6", "B leaves the diagonal at t = 2 onto two lines, split by the sign of a",
+            f"angle between the measured lines of a > 0 and a < 0 > {2 * LINE_TOLERANCE_DEG:g} deg "
+            f"for B (A for comparison)",
+            f"B: {split:.1f} deg (lines at {b2['measured_angle'].iloc[0]:.1f} and "
+            f"{b2['measured_angle'].iloc[1]:.1f} deg), A: {split_a:.1f} deg",
+            split > 2 * LINE_TOLERANCE_DEG))
+        checks.append(Check(
+            "C6", "B at t = 2 on the theory lines (population gradient)",
+            "median angle of a neuron's cosine vector to its group's theory line "
+            f"< {LINE_TOLERANCE_DEG:g} deg",
+            ", ".join(f"{r.group}: {r.median_deviation:.1f} deg" for r in b2.itertuples()),
+            bool((b2["median_deviation"] < LINE_TOLERANCE_DEG).all())))
+    return checks
+
+
+def cosine_ratios(neurons: pd.DataFrame, target: str = "notebook_4z", t: int = 1) -> np.ndarray:
+    """``cos_2 / cos_1`` of the update rows of ``target`` after ``t`` steps (all seeds)."""
+    rows = neurons[(neurons["target"] == target) & (neurons["t"] == t)]
+    return (rows["update_cos_2"] / rows["update_cos_1"]).to_numpy()
+
+
+def check_c7(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    if "cosines_neurons" not in tables or "theory" not in tables:
+        return []
+    ratios = cosine_ratios(tables["cosines_neurons"])
+    if ratios.size == 0:
+        return []
+    theory = tables["theory"]
+    slope = float(theory.loc[theory["target"] == "notebook_4z", "step1_slope"].iloc[0])
+    median = float(np.median(ratios))
+    within = float(np.mean(np.abs(ratios - slope) <= RATIO_BAND))
+    return [
+        Check("C7", f"median cosine ratio cos_2/cos_1 at the slope {slope:g}",
+              f"|median - {slope:g}| <= {RATIO_TOLERANCE:g}", f"{median:.3f}",
+              abs(median - slope) <= RATIO_TOLERANCE),
+        Check("C7", "the neurons on the line",
+              f">= {RATIO_FRACTION:.0%} of neurons with |ratio - {slope:g}| <= {RATIO_BAND:g}",
+              f"{within:.1%}", within >= RATIO_FRACTION),
+    ]
+
+
+CHECKS: dict[str, Callable[[Mapping[str, pd.DataFrame], float], list[Check]]] = {
+    "C1": check_c1, "C2": check_c2, "C3": check_c3, "C4": check_c4,
+    "C5": check_c5, "C6": check_c6, "C7": check_c7,
+}
+
+
+def evaluate_claims(tables: Mapping[str, pd.DataFrame], threshold: float) -> pd.DataFrame:
+    """Every check of every claim, one row each: claim, check, rule, value, passed, verdict.
+
+    A claim without evaluable checks (its tables are missing) gets one row with verdict
+    ``not run``.
+    """
+    rows = []
+    for claim, checker in CHECKS.items():
+        checks = checker(tables, threshold)
+        outcome = verdict([c.passed for c in checks])
+        if not checks:
+            rows.append({"claim": claim, "check": "-", "rule": "-", "value": "tables missing",
+                         "passed": False, "verdict": outcome})
+        for c in checks:
+            rows.append({"claim": claim, "check": c.check, "rule": c.rule, "value": c.value,
+                         "passed": bool(c.passed), "verdict": outcome})
+    return pd.DataFrame(rows)
+
+
+def read_tables(paths: Mapping[str, str | Path | list]) -> dict[str, pd.DataFrame]:
+    """The CSV tables among ``paths``, by key; other entries (lists, other file types) and
+    missing files are left out."""
+    return {key: pd.read_csv(path) for key, path in paths.items()
+            if isinstance(path, (str, Path)) and str(path).endswith(".csv") and Path(path).is_file()}

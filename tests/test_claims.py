@@ -1,0 +1,272 @@
+"""Verdict rules, derived tables and REPORT.md on small synthetic tables (giantstep.claims,
+giantstep.report). Each rule is shown to pass on a table shaped like the paper's claim and
+to flip on a broken one."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from giantstep import claims, report
+from giantstep.claims import evaluate_claims, verdict
+from giantstep.targets import Target
+
+THRESHOLD = 3.0
+EXPRS = {
+    "hermite_124": "(He1(z1) + He2(z1)/2 + He4(z1)/24 + He1(z2) + He2(z2)/2 + He4(z2)/24)/2",
+    "two_stair": "((z1 + z1^2) + (z2 - z2^2))/2",
+    "notebook_4z": "(4*z1 + z1^2 + z2)/2",
+    "staircase3": "z1 + z1*z2 + z1*z2*z3",
+    "hard_he3": "He3(z1)/sqrt(6)",
+}
+FLOORS = {"hermite_124": [0.771, 0.143], "two_stair": [1.5, 1.0, 0.0], "staircase3": [3.0, 2.0, 1.0, 1.0]}
+
+
+def run_rows(plan: str, target: str, t: int, seed: int = 0, **columns) -> dict:
+    """One row of a runs table (giantstep.analysis.runs_table) with plausible defaults."""
+    r = 1 if target == "hard_he3" else 3 if target == "staircase3" else 2
+    d = columns.pop("d", 64)
+    kappa = columns.pop("kappa", math.log(4 * d) / math.log(d))
+    floors = FLOORS.get(target, [1.0])
+    row = {
+        "plan": plan, "cell": f"target={target}/kappa={kappa}/d={d}", "seed": seed, "target": target,
+        "expr": EXPRS[target], "r": r, "d": d, "p": 256, "n": round(d**kappa), "kappa": kappa,
+        "activation": "relu", "symmetric": False, "preprocess": "none", "lr_rule": "p", "lr_scale": 2.0,
+        "eta": 512.0, "ridge": 1.0, "n_train": round(d**kappa), "n_test": 1000, "steps": 2, "t": t,
+        "test_error": 1.0, "train_error": 0.5, "learned_dims": 0,
+        "predicted_dims": min(t, r), "predicted_dims_generic": min(t, r),
+        "floor": floors[min(t, len(floors) - 1)], "floor_generic": floors[min(t, len(floors) - 1)],
+        "linear_kernel_error": 0.2708 if target == "hermite_124" else 1.0,
+        "variance": 0.7708 if target == "hermite_124" else 1.5,
+    }
+    for k in range(1, r + 1):
+        row[f"snr_{k}"] = 0.0
+        for j in range(1, r + 1):
+            row[f"dir{k}_z{j}"] = float(k == j)
+    row.update(columns)
+    return row
+
+
+def learning_curves(broken: bool = False) -> pd.DataFrame:
+    """A and B shaped like the paper's Figure 1; ``broken``: no step changes anything."""
+    rows = []
+    for target in ("hermite_124", "two_stair"):
+        for kappa in (0.75, 1.0, 1.25, 1.5, 2.25):
+            for seed in (0, 1):
+                rf = (0.75 - 0.15 * (kappa - 0.75)) if target == "hermite_124" else 1.5 - 0.2 * (kappa - 0.75)
+                one = rf if kappa < 1 else (0.6 if target == "hermite_124" else 0.75) * rf
+                two = one * (0.95 if target == "hermite_124" else 0.6)
+                errors = [rf, rf, rf] if broken else [rf, one, two]
+                for t, error in enumerate(errors):
+                    rows.append(run_rows("learning_curves", target, t, seed, d=128, kappa=kappa,
+                                         test_error=error + 0.01 * seed))
+    return pd.DataFrame(rows)
+
+
+def single_step(broken: bool = False) -> pd.DataFrame:
+    """B after one step: the second direction appears with preprocessing at kappa = 2."""
+    rows = []
+    for preprocess in ("none", "remove_linear"):
+        for kappa in (1.0, 1.5, 1.75, 2.0, 2.25):
+            for seed in (0, 1):
+                snr1 = 2 + 4 * (kappa - 1)
+                snr2 = 0.0 if broken else 0.5 * 10 ** (2 * (kappa - 1.5)) if preprocess == "remove_linear" \
+                    else 1.0
+                dims = int(snr1 > THRESHOLD) + int(snr2 > THRESHOLD)
+                rows.append(run_rows("single_step", "two_stair", 1, seed, kappa=kappa, preprocess=preprocess,
+                                     snr_1=snr1, snr_2=snr2, learned_dims=dims, steps=1))
+    return pd.DataFrame(rows)
+
+
+def hard_direction(broken: bool = False) -> pd.DataFrame:
+    """He3: tanh's SNR grows past kappa = 3, ReLU's stays at its noise level."""
+    rows = []
+    for activation in ("tanh", "relu"):
+        for kappa in (2.0, 2.5, 3.0, 3.5, 4.0):
+            for seed in (0, 1):
+                grows = activation == "tanh" and not broken
+                snr = 2.5 * (10 ** (0.45 * (kappa - 2)) if grows else 1.0) + 0.1 * seed
+                rows.append(run_rows("hard_direction", "hard_he3", 1, seed, d=32, kappa=kappa,
+                                     activation=activation, symmetric=True, snr_1=snr, steps=1,
+                                     predicted_dims=0, predicted_dims_generic=0))
+    return pd.DataFrame(rows)
+
+
+def staircase(broken: bool = False) -> pd.DataFrame:
+    """B and S3 over three steps, measured as predicted (``broken``: stuck at one direction)."""
+    predicted = {"two_stair": [0, 1, 2, 2], "staircase3": [0, 1, 2, 2]}
+    generic = {"two_stair": [0, 1, 2, 2], "staircase3": [0, 1, 2, 3]}
+    rows = []
+    for target in predicted:
+        for t in range(4):
+            for seed in (0, 1, 2):
+                dims = min(predicted[target][t], 1) if broken else predicted[target][t]
+                rows.append(run_rows("staircase", target, t, seed, steps=3, learned_dims=dims,
+                                     predicted_dims=predicted[target][t],
+                                     predicted_dims_generic=generic[target][t]))
+    return pd.DataFrame(rows)
+
+
+def cosine_neurons(slope: float = 0.25, seeds=(0, 1), m: int = 64) -> pd.DataFrame:
+    """Per-neuron cosines of target C after one step, on the line of ``slope`` (with noise)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in seeds:
+        a = np.where(np.arange(m) % 2 == 0, 1.0, -1.0) / 16
+        for t in (0, 1):
+            angle = math.atan(slope) + 0.03 * rng.standard_normal(m)
+            radius = 0.0 if t == 0 else 0.9
+            cos1, cos2 = np.sign(a) * radius * np.cos(angle), np.sign(a) * radius * np.sin(angle)
+            projection = rng.standard_normal((m, 2)) / 8 + (t * np.c_[cos1, cos2])
+            for i in range(m):
+                rows.append({"plan": "cosines", "cell": "target=notebook_4z", "seed": seed,
+                             "target": "notebook_4z", "t": t, "neuron": i, "a": a[i],
+                             "update_cos_1": cos1[i], "weight_cos_1": 0.0, "projection_1": projection[i, 0],
+                             "update_cos_2": cos2[i], "weight_cos_2": 0.0, "projection_2": projection[i, 1],
+                             "norm_outside": 1.0})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def theory() -> pd.DataFrame:
+    return claims.theory_table(["hermite_124", "two_stair", "notebook_4z", "staircase3", "hard_he3"])
+
+
+def outcome(tables: dict, claim: str) -> str:
+    frame = evaluate_claims(tables, THRESHOLD)
+    return frame.loc[frame["claim"] == claim, "verdict"].iloc[0]
+
+
+def failed_checks(tables: dict, claim: str) -> list[str]:
+    frame = evaluate_claims(tables, THRESHOLD)
+    return frame.loc[(frame["claim"] == claim) & ~frame["passed"], "check"].tolist()
+
+
+def test_verdict_rule():
+    assert verdict([True, True]) == "reproduced"
+    assert verdict([True, False]) == "partly"
+    assert verdict([False, False]) == "not reproduced"
+    assert verdict([]) == "not run"
+
+
+def test_claims_without_tables_are_not_run():
+    frame = evaluate_claims({}, THRESHOLD)
+    assert list(frame["claim"]) == list(claims.CLAIMS)
+    assert set(frame["verdict"]) == {"not run"}
+
+
+@pytest.mark.parametrize(
+    ("claim", "build", "key"),
+    [
+        ("C2", single_step, "single_step"),
+        ("C3", hard_direction, "hard_direction"),
+        ("C4", staircase, "staircase"),
+        ("C5", learning_curves, "learning_curves"),
+    ],
+)
+def test_verdict_flips_on_a_broken_table(claim, build, key, theory):
+    assert outcome({key: build(), "theory": theory}, claim) == "reproduced"
+    broken = {key: build(broken=True), "theory": theory}
+    assert outcome(broken, claim) != "reproduced"
+    assert failed_checks(broken, claim)
+
+
+def test_c4_broken_staircase_fails_every_check(theory):
+    assert outcome({"staircase": staircase(broken=True), "theory": theory}, "C4") == "not reproduced"
+
+
+def test_c7_on_the_slope_line_and_off_it(theory):
+    assert outcome({"cosines_neurons": cosine_neurons(0.25), "theory": theory}, "C7") == "reproduced"
+    assert outcome({"cosines_neurons": cosine_neurons(1.0), "theory": theory}, "C7") == "not reproduced"
+
+
+def test_theory_table_of_the_named_targets(theory):
+    relu = theory[theory["activation"] == "relu"].set_index("target")
+    assert relu.loc["hermite_124", "linear_kernel_error"] == pytest.approx(0.2708333, abs=1e-6)
+    assert relu.loc["two_stair", "predicted_dims"] == "0, 1, 2, 2"
+    assert relu.loc["staircase3", "predicted_dims"] == "0, 1, 2, 2, 2"
+    assert relu.loc["staircase3", "predicted_dims_generic"] == "0, 1, 2, 3, 3"
+    assert relu.loc["notebook_4z", "step1_slope"] == pytest.approx(0.25)
+    assert theory.set_index(["target", "activation"]).loc[("hard_he3", "tanh"), "leap_index"] == "3"
+    assert set(claims.named_targets()) >= set(claims.TARGET_LABELS)
+
+
+def test_lines_and_deviations():
+    assert claims.line_deviation(np.array([44.0, -136.0, 135.0]), 45.0) == pytest.approx([1.0, 1.0, 90.0])
+    assert claims._line_angle(np.array([[1.0, 1.0], [-2.0, -2.0]])) == pytest.approx(45.0)
+
+
+def test_cosine_lines_step_one_follows_the_slope(theory):
+    neurons = cosine_neurons(0.25)
+    runs = pd.DataFrame([run_rows("cosines", "notebook_4z", 1, cell="target=notebook_4z")])
+    lines = claims.cosine_lines(neurons, runs, theory)
+    (row,) = lines.itertuples()
+    assert row.t == 1 and row.group == "all" and row.source == "mu_1 slope"
+    assert row.theory_slope == pytest.approx(0.25)
+    assert row.measured_angle == pytest.approx(math.degrees(math.atan(0.25)), abs=1.0)
+    assert row.median_deviation < 3.0
+
+
+def test_predicted_updates_align_with_mu1_from_the_start():
+    """From a neuron state with no teacher overlap, one population step moves along mu_1."""
+    link = Target.parse(EXPRS["notebook_4z"])
+    neurons = pd.DataFrame({
+        "t": [0, 0], "neuron": [0, 1], "a": [1 / 16, -1 / 16], "projection_1": [0.0, 0.0],
+        "projection_2": [0.0, 0.0], "norm_outside": [1.0, 1.0],
+    })
+    update = claims.predicted_updates(neurons, 1, link, "relu", step_size=512 / 16, p=256)
+    assert update[0, 1] / update[0, 0] == pytest.approx(0.25, rel=1e-6)
+    assert np.sign(update[:, 0]).tolist() == [1.0, -1.0]
+
+
+def test_comparison_with_the_paper_readings():
+    table = report.learning_curve_comparison(learning_curves())
+    a = table[table["target"] == "A"].set_index("T")
+    assert a.loc[0, "paper"] == "0.6" and a.loc[1, "paper"] == "0.22"
+    assert a.loc[2, "paper"] == ""
+    assert (table["kappa"] == 2.25).all()
+    b = table[table["target"] == "B"].set_index("T")
+    assert b.loc[0, "error_mean"] == pytest.approx(1.5 - 0.2 * 1.5 + 0.005)
+
+
+def test_staircase_table_sequences():
+    table = report.staircase_table(staircase(broken=True)).set_index("label")
+    assert table.loc["S3", "measured"] == "0, 1, 1, 1"
+    assert table.loc["S3", "predicted_generic"] == "0, 1, 2, 3"
+    assert table.loc["S3", "first_mismatch"] == "t = 2"
+
+
+def test_settings_table_reads_the_runs():
+    table = report.settings_table({"single_step": single_step(), "hard_direction": hard_direction()})
+    assert list(table["figure"]) == ["single_step", "hard_direction"]
+    row = table.set_index("figure").loc["hard_direction"]
+    assert row["activation"] == "relu, tanh" and row["symmetric init"] == "true"
+    assert row["eta"] == "2 p" and row["seeds"] == "0, 1"
+
+
+def test_renderings(tmp_path):
+    table = pd.DataFrame({"target": ["A_1"], "error": [0.123456], "paper": [None], "rule": ["|x| < 1"]})
+    report.write_table(table, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex")
+    markdown = (tmp_path / "t.md").read_text()
+    assert "0.1235" in markdown and "nan" not in markdown and r"\|x\| < 1" in markdown
+    assert r"A\_1" in (tmp_path / "t.tex").read_text()
+    assert pd.read_csv(tmp_path / "t.csv")["error"].iloc[0] == pytest.approx(0.123456)
+
+
+def test_report_states_every_verdict_and_the_settings(theory):
+    tables = {"learning_curves": learning_curves(), "single_step": single_step(),
+              "hard_direction": hard_direction(), "staircase": staircase(), "theory": theory}
+    tables["claims"] = evaluate_claims(tables, THRESHOLD)
+    tables["settings"] = report.settings_table(tables)
+    tables["comparison"] = report.learning_curve_comparison(tables["learning_curves"])
+    tables["staircase_table"] = report.staircase_table(tables["staircase"])
+    text = report.report_markdown("smoke", tables, ["learning_curves", "single_step"])
+    for claim, row in tables["claims"].drop_duplicates("claim").set_index("claim").iterrows():
+        assert f"### {claim}: {row['verdict']}" in text
+    assert "![Learning curves (C5)](figures/learning_curves.png)" in text
+    assert "figures/staircase.png" not in text  # not built, not linked
+    assert "## Settings per figure" in text and "## Where and why the numbers differ from the paper" in text
+    assert "lower than the paper" in text or "higher than the paper" in text

@@ -1,0 +1,103 @@
+"""Figures from small synthetic tables (giantstep.plotting): panels, overlays, legends, and
+byte-identical files on a second save."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.patches import Circle
+from test_claims import (  # synthetic tables shaped like the workflow's (sibling test module)
+    cosine_neurons,
+    hard_direction,
+    learning_curves,
+    run_rows,
+    single_step,
+    staircase,
+)
+
+from giantstep import claims, plotting, report
+
+
+@pytest.fixture(scope="module")
+def theory() -> pd.DataFrame:
+    return claims.theory_table(["notebook_4z", "hard_he3"])
+
+
+def legend_texts(fig) -> set[str]:
+    return {text.get_text() for legend in fig.legends for text in legend.get_texts()}
+
+
+def horizontal_levels(ax) -> set[float]:
+    """y of the horizontal reference lines (axhline) of ``ax``."""
+    levels = set()
+    for line in ax.get_lines():
+        y = np.asarray(line.get_ydata(), dtype=float)
+        if len(y) == 2 and y[0] == y[1] and tuple(line.get_xdata()) == (0, 1):
+            levels.add(round(float(y[0]), 4))
+    return levels
+
+
+def test_learning_curves_has_both_targets_and_every_overlay():
+    fig = plotting.learning_curves_figure(learning_curves())
+    a, b = fig.axes[:2]
+    assert a.get_title().startswith("A:") and b.get_title().startswith("B:")
+    assert 0.2708 in horizontal_levels(a)  # linear kernel
+    assert {1.0, 0.0} <= horizontal_levels(b)  # floors of one and two learned directions
+    labels = legend_texts(fig)
+    assert {"random features (T = 0)", "T = 1 step", "T = 2 steps", "linear kernel"} <= labels
+    assert any(label.startswith("theory floor") for label in labels)
+    assert any(label.startswith("paper, Fig. 1") for label in labels)
+    assert "d = 128" in fig._suptitle.get_text() and "2 seeds" in fig._suptitle.get_text()
+
+
+def test_cosines_draws_the_unit_circle_and_the_slope(theory):
+    neurons = cosine_neurons(0.25)
+    runs = pd.DataFrame([run_rows("cosines", "notebook_4z", 1, cell="target=notebook_4z")])
+    lines = claims.cosine_lines(neurons, runs, theory)
+    fig = plotting.cosines_figure(neurons, lines)
+    (ax,) = fig.axes
+    assert any(isinstance(patch, Circle) for patch in ax.patches)
+    slopes = [np.ptp(line.get_ydata()) / np.ptp(line.get_xdata()) for line in ax.get_lines()
+              if np.ptp(line.get_xdata()) > 0]
+    assert any(s == pytest.approx(0.25) for s in slopes)
+    assert ax.get_xlim() == ax.get_ylim() == (-1.08, 1.08)
+    assert {"neurons with a > 0", "neurons with a < 0"} <= legend_texts(fig)
+
+
+def test_single_step_panels():
+    fig = plotting.single_step_figure(single_step(), threshold=3.0)
+    snr_plain, snr_prep, error = fig.axes
+    assert snr_plain.get_yscale() == snr_prep.get_yscale() == "log"
+    assert 3.0 in horizontal_levels(snr_plain) and 1.0 in horizontal_levels(error)
+    assert "preprocessed" in snr_prep.get_title()
+
+
+def test_hard_direction_marks_the_predicted_onset():
+    fig = plotting.hard_direction_figure(hard_direction(), threshold=3.0, leap=3.0)
+    tanh, relu = fig.axes
+    assert tanh.get_title().startswith("tanh") and relu.get_title().startswith("relu")
+    vertical = [line for line in tanh.get_lines() if len(set(line.get_xdata())) == 1]
+    assert vertical and vertical[0].get_xdata()[0] == 3.0
+
+
+def test_staircase_panels_per_target():
+    fig = plotting.staircase_figure(staircase())
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert [t.split(":")[0] for t in titles] == ["B", "S3"]
+    assert {"predicted, generic activation", "predicted, relu-aware", "measured, d = 64"} <= legend_texts(fig)
+
+
+def test_saved_files_are_byte_identical(tmp_path):
+    for attempt in ("first", "second"):
+        fig = plotting.staircase_figure(staircase())
+        plotting.save_figure(fig, tmp_path / f"{attempt}.pdf", tmp_path / f"{attempt}.png")
+    assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes()
+    assert (tmp_path / "first.png").read_bytes() == (tmp_path / "second.png").read_bytes()
+    assert (tmp_path / "first.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_figure_has_a_builder(theory):
+    assert set(plotting.FIGURES) == set(report.FIGURE_PLANS)
+    fig = plotting.FIGURES["hard_direction"]({"runs": hard_direction(), "theory": theory})
+    assert len(fig.axes) == 2

@@ -1,0 +1,114 @@
+# Derived tables (CSV + Markdown + LaTeX) from the tidy runs tables: theory per target, the
+# theory lines of the cosine scatters, staircase, learning curves vs the paper, settings per
+# figure, and the verdict of every claim (giantstep.claims, giantstep.report).
+from giantstep.schema import REPO
+
+TABLES = f"{RESULTS}/tables"
+PACKAGE = REPO / "src" / "giantstep"
+# The package modules a rule's output depends on: editing them reruns the rule.
+REPORT_CODE = [str(PACKAGE / name) for name in ("claims.py", "report.py")]
+RENDERINGS = (".csv", ".md", ".tex")
+RUNS_TABLES = {plan: f"{TABLES}/{plan}_runs.csv" for plan in PLANS}
+COSINE_TABLES = (
+    {
+        "cosines_neurons": f"{TABLES}/cosines_neurons.csv",
+        "cosine_lines": f"{TABLES}/cosine_lines.csv",
+    }
+    if "cosines" in PLANS
+    else {}
+)
+
+
+rule table_theory:
+    """Theory per named target and activation (giantstep.theory, by quadrature)."""
+    input:
+        targets=sorted(str(path) for path in (REPO / "conf" / "target").glob("*.yaml")),
+        code=REPORT_CODE + [str(PACKAGE / "theory.py")],
+    output:
+        multiext(f"{TABLES}/theory", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/theory.log",
+    conda:
+        ENVIRONMENT
+    params:
+        table="theory",
+    script:
+        "../scripts/table.py"
+
+
+use rule table_theory as table_cosine_lines with:
+    input:
+        neurons=f"{TABLES}/cosines_neurons.csv",
+        runs=f"{TABLES}/cosines_runs.csv",
+        theory=f"{TABLES}/theory.csv",
+        code=REPORT_CODE,
+    output:
+        f"{TABLES}/cosine_lines.csv",
+    log:
+        f"{RESULTS}/logs/tables/cosine_lines.log",
+    params:
+        table="cosine_lines",
+
+
+use rule table_theory as table_staircase with:
+    input:
+        runs=f"{TABLES}/staircase_runs.csv",
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/staircase", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/staircase.log",
+    params:
+        table="staircase",
+
+
+use rule table_theory as table_learning_curves_vs_paper with:
+    input:
+        runs=f"{TABLES}/learning_curves_runs.csv",
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/learning_curves_vs_paper", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/learning_curves_vs_paper.log",
+    params:
+        table="learning_curves_vs_paper",
+
+
+use rule table_theory as table_settings with:
+    input:
+        **RUNS_TABLES,
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/settings", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/settings.log",
+    params:
+        table="settings",
+
+
+use rule table_theory as table_claims with:
+    input:
+        **RUNS_TABLES,
+        **COSINE_TABLES,
+        theory=f"{TABLES}/theory.csv",
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/claims", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/claims.log",
+    params:
+        table="claims",
+
+
+FINAL.extend(
+    f"{TABLES}/{name}{ext}"
+    for name, wanted in {
+        "theory": True,
+        "staircase": "staircase" in PLANS,
+        "learning_curves_vs_paper": "learning_curves" in PLANS,
+        "settings": True,
+        "claims": True,
+    }.items()
+    if wanted
+    for ext in RENDERINGS
+)

@@ -1,0 +1,14 @@
+"""Snakemake script: tables and figures -> REPORT.md (giantstep.report)."""
+
+import sys
+from pathlib import Path
+
+sm = snakemake  # noqa: F821 (set by Snakemake)
+sys.stderr = open(sm.log[0], "w")
+
+from giantstep.claims import read_tables  # noqa: E402 (after the log redirect: warnings go there)
+from giantstep.report import report_markdown  # noqa: E402
+
+tables = read_tables(dict(sm.input.items()))
+figures = [Path(path).stem for path in sm.input.figures]
+Path(sm.output[0]).write_text(report_markdown(sm.params.scale, tables, figures))
