@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not cluster"
 
+test-cluster: $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -r requirements/slurm.txt
+	timeout -k 30 900 $(BIN)/python -m pytest -m cluster tests/cluster --durations=0
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not cluster and not slow"
 
