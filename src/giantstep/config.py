@@ -2,20 +2,25 @@
 
 Types and names are checked by the schema (:mod:`giantstep.schema`) when Hydra composes
 the config; :func:`resolve` then checks ranges and combinations and returns the plain
-:class:`Settings` the engine runs on.
+:class:`Settings` the engine runs on. This module imports torch only inside :func:`resolve`,
+after the checks of plain values, so that these fail without loading it (about 1.5 s).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from giantstep.activations import get_activation
 from giantstep.errors import ConfigError
-from giantstep.targets import Target, check_r
+from giantstep.schema import Schema
+
+if TYPE_CHECKING:
+    import torch
+
+    from giantstep.targets import Target
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,18 @@ def _positive(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be > 0, got {value}")
 
 
+def _reject_unknown_keys(given: dict, known: dict, prefix: str = "") -> None:
+    """Keys added with ``+key=value`` pass Hydra's struct check; a typo must not be ignored."""
+    for key, value in given.items():
+        if key not in known:
+            raise ConfigError(f"unknown config key '{prefix}{key}' (known: {', '.join(known)})")
+        if isinstance(value, dict) and isinstance(known[key], dict):
+            _reject_unknown_keys(value, known[key], f"{prefix}{key}.")
+
+
 def _device(name: str) -> torch.device:
+    import torch
+
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda but CUDA is not available here (use device=auto or cpu)")
     if name == "auto":
@@ -62,6 +78,10 @@ def _device(name: str) -> torch.device:
 
 def resolve(cfg: DictConfig) -> Settings:
     """Check ranges and combinations of a composed config; return :class:`Settings`."""
+    _reject_unknown_keys(
+        OmegaConf.to_container(cfg),
+        OmegaConf.to_container(OmegaConf.structured(Schema), throw_on_missing=False),
+    )
     for name in ("d", "p", "chunk_size", "readout.n_test", "metrics.n_null", "metrics.n_neurons"):
         _positive(name, OmegaConf.select(cfg, name))
     _positive("train.kappa", cfg.train.kappa)
@@ -82,8 +102,17 @@ def resolve(cfg: DictConfig) -> Settings:
         n = max(1, round(cfg.d**cfg.train.kappa))
     n_train = cfg.readout.n_train if cfg.readout.n_train is not None else n
     _positive("readout.n_train", n_train)
+    if cfg.readout.ridge == 0 and n_train < cfg.p:
+        raise ConfigError(f"readout.ridge=0 needs readout.n_train >= p, got n_train={n_train} < p={cfg.p}; "
+                          "use a positive ridge")
     if cfg.student.symmetric and cfg.p % 2:
         raise ConfigError(f"student.symmetric=true needs an even p, got p={cfg.p}")
+
+    import torch  # only now: the checks above fail without it
+
+    from giantstep.activations import get_activation
+    from giantstep.targets import Target, check_r
+
     get_activation(cfg.student.activation)
     target = Target.parse(cfg.target.expr, name=cfg.target.name)
     check_r(cfg.d, target.r)

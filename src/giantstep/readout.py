@@ -40,6 +40,9 @@ def ridge_readout(student: Student, teacher: Teacher, sampler: Sampler, *, n_tra
                   n_test: int, ridge: float, preprocess: str) -> ReadoutErrors:
     """Fit the ridge readout on ``n_train`` samples, evaluate on ``n_test``.
 
+    Errors are NaN when the ridge system cannot be factorised (non-finite or singular),
+    which the caller reports as divergence.
+
     The readout and test sets do not depend on the step, so errors at different
     ``t`` are measured on the same data.
     """
@@ -59,7 +62,10 @@ def ridge_readout(student: Student, teacher: Teacher, sampler: Sampler, *, n_tra
         moment += (y @ features).to(torch.float64)
         energy += float(y.to(torch.float64) @ y.to(torch.float64))
     system = gram + ridge * torch.eye(p, dtype=torch.float64, device=sampler.device)
-    factor = torch.linalg.cholesky(system)
+    factor, info = torch.linalg.cholesky_ex(system)
+    if int(info) != 0 or not torch.isfinite(system).all():
+        # features too large (diverged weights) or rank-deficient at ridge 0: no readout
+        return ReadoutErrors(train_error=math.nan, test_error=math.nan)
     w = torch.cholesky_solve(moment[:, None], factor)[:, 0]
     train_sse = energy - 2 * float(w @ moment) + float(w @ gram @ w)
 

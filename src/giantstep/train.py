@@ -91,6 +91,7 @@ def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, 
     W = student.W.to(torch.float64) + eta * update
     if normalize:
         W = W / W.norm(dim=1, keepdim=True)
+    W = W.to(student.W.dtype)  # checked after the cast: float32 can overflow where float64 did not
     if not torch.isfinite(W).all():
         raise DivergenceError(step, "weights")
-    student.W = W.to(student.W.dtype)
+    student.W = W
