@@ -34,6 +34,7 @@ localrules:
     table_theory,
     table_cosine_lines,
     table_staircase,
+    table_staircase_climb,
     table_learning_curves_vs_paper,
     table_settings,
     table_claims,
@@ -42,6 +43,7 @@ localrules:
     figure_single_step,
     figure_hard_direction,
     figure_staircase,
+    figure_staircase_climb,
     report_markdown,
 
 

@@ -20,14 +20,17 @@ EXPRS = {
     "two_stair": "((z1 + z1^2) + (z2 - z2^2))/2",
     "notebook_4z": "(4*z1 + z1^2 + z2)/2",
     "staircase3": "z1 + z1*z2 + z1*z2*z3",
+    "no_staircase": "z1 + z2*z3",
+    "visible_staircase3": "z1 + z1*z2 + z2*z3",
     "hard_he3": "He3(z1)/sqrt(6)",
 }
+THREE = ("staircase3", "no_staircase", "visible_staircase3")  # targets with r = 3
 FLOORS = {"hermite_124": [0.771, 0.143], "two_stair": [1.5, 1.0, 0.0], "staircase3": [3.0, 2.0, 1.0, 1.0]}
 
 
 def run_rows(plan: str, target: str, t: int, seed: int = 0, **columns) -> dict:
     """One row of a runs table (giantstep.analysis.runs_table) with plausible defaults."""
-    r = 1 if target == "hard_he3" else 3 if target == "staircase3" else 2
+    r = 1 if target == "hard_he3" else 3 if target in THREE else 2
     d = columns.pop("d", 64)
     kappa = columns.pop("kappa", math.log(4 * d) / math.log(d))
     floors = FLOORS.get(target, [1.0])
@@ -110,6 +113,37 @@ def staircase(broken: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Learned dims per step of the staircase-climb synthetic runs, per (target, alpha) and seed.
+CLIMB = {
+    ("visible_staircase3", 4): [[0, 1, 1, 2, 2, 2, 2], [0, 1, 1, 2, 2, 2, 3], [0, 1, 2, 2, 2, 2, 2]],
+    ("visible_staircase3", 16): [[0, 1, 2, 2, 3, 3, 3], [0, 1, 2, 2, 2, 3, 3], [0, 1, 2, 3, 3, 3, 3]],
+    ("staircase3", 4): [[0, 1, 1, 2, 2, 2, 2]] * 3,
+    ("staircase3", 16): [[0, 1, 2, 2, 2, 2, 2]] * 3,
+}
+CLIMB_PREDICTED = {"visible_staircase3": [0, 1, 2, 3, 3, 3, 3], "staircase3": [0, 1, 2, 2, 2, 2, 2]}
+
+
+def staircase_climb(broken: bool = False, control_leaks: bool = False) -> pd.DataFrame:
+    """V3 and S3 over T = 6 steps at alpha = 4 and 16, d = 32 and 64: V3 reaches 3 at alpha
+    16 only, S3 never (``broken``: V3 never gets past 2 and S3 reaches 3; ``control_leaks``:
+    only the latter)."""
+    rows = []
+    for (target, alpha), per_seed in CLIMB.items():
+        for d in (32, 64):
+            for seed, dims in enumerate(per_seed):
+                dims = list(dims)
+                if broken and target == "visible_staircase3":
+                    dims = [min(v, 2) for v in dims]
+                if (broken or control_leaks) and target == "staircase3" and alpha == 16:
+                    dims[-1] = 3
+                for t, value in enumerate(dims):
+                    rows.append(run_rows("staircase_climb", target, t, seed, d=d, steps=6,
+                                         kappa=math.log(alpha * d, d), learned_dims=value,
+                                         predicted_dims=CLIMB_PREDICTED[target][t],
+                                         predicted_dims_generic=min(t, 3)))
+    return pd.DataFrame(rows)
+
+
 def cosine_neurons(slope: float = 0.25, seeds=(0, 1), m: int = 64) -> pd.DataFrame:
     """Per-neuron cosines of target C after one step, on the line of ``slope`` (with noise)."""
     rng = np.random.default_rng(0)
@@ -164,6 +198,7 @@ def test_claims_without_tables_are_not_run():
         ("C2", single_step, "single_step"),
         ("C3", hard_direction, "hard_direction"),
         ("C4", staircase, "staircase"),
+        ("C4", staircase_climb, "staircase_climb"),
         ("C5", learning_curves, "learning_curves"),
     ],
 )
@@ -270,3 +305,69 @@ def test_report_states_every_verdict_and_the_settings(theory):
     assert "figures/staircase.png" not in text  # not built, not linked
     assert "## Settings per figure" in text and "## Where and why the numbers differ from the paper" in text
     assert "lower than the paper" in text or "higher than the paper" in text
+
+
+def test_climb_steps_first_step_with_every_direction():
+    steps = claims.climb_steps(staircase_climb()).set_index(["target", "alpha", "d", "seed"])
+    v3 = steps.loc["visible_staircase3"]
+    assert v3.loc[(16.0, 32), "reached_at"].tolist() == [4.0, 5.0, 3.0]
+    assert v3.loc[(4.0, 64), "reached_at"].isna().tolist() == [True, False, True]  # not within T = 6
+    assert (v3["predicted_at"] == 3).all() and (v3["level"] == 3).all() and (v3["T"] == 6).all()
+    s3 = steps.loc["staircase3"]
+    assert s3["reached_at"].isna().all() and s3["predicted_at"].isna().all() and (s3["max_dims"] == 2).all()
+    # the first time counts, even when the run drops below the level again
+    wobbly = staircase_climb()
+    rows = (wobbly["target"] == "visible_staircase3") & (wobbly["n"] == 512) & (wobbly["seed"] == 2) \
+        & (wobbly["t"] == 4)
+    wobbly.loc[rows, "learned_dims"] = 2
+    assert claims.climb_steps(wobbly).set_index(["target", "alpha", "d", "seed"]).loc[
+        ("visible_staircase3", 16.0, 32, 2), "reached_at"] == 3.0
+
+
+def test_climb_summary_counts_runs_not_within_t_as_infinite():
+    summary = claims.climb_summary(staircase_climb()).set_index(["label", "alpha", "d"])
+    assert list(summary.index.get_level_values("label").unique()) == ["V3", "S3"]  # V3 first
+    fast, slow = summary.loc[("V3", 16.0, 32)], summary.loc[("V3", 4.0, 32)]
+    assert (fast["median_steps"], fast["min_steps"], fast["max_steps"], fast["reached"]) == (4, 3, 5, 3)
+    assert (slow["median_steps"], slow["min_steps"], slow["max_steps"], slow["reached"]) == \
+        (math.inf, 6, math.inf, 1)
+    assert claims.format_step_range(6, math.inf, 6) == "6–>6" and claims.format_steps(math.nan, 10) == ">10"
+
+
+def test_climb_table_renders_not_within_t():
+    table = report.climb_table(staircase_climb()).set_index(["label", "alpha", "d"])
+    assert table.loc[("V3", 16.0, 64), ["predicted", "median", "range", "per_seed", "reached"]].tolist() == \
+        ["3", "4", "3–5", "4, 5, 3", "3/3"]
+    assert table.loc[("V3", 4.0, 32), ["median", "range", "per_seed", "reached"]].tolist() == \
+        [">6", "6–>6", ">6, 6, >6", "1/3"]
+    assert table.loc[("S3", 16.0, 32), ["predicted", "median", "reached"]].tolist() == ["never", ">6", "0/3"]
+
+
+def test_c4_climb_checks_flip_one_at_a_time():
+    frame = evaluate_claims({"staircase_climb": staircase_climb()}, THRESHOLD)
+    c4 = frame[frame["claim"] == "C4"]
+    assert len(c4) == 2 and c4["passed"].all()
+    assert "d = 32: 4 (seeds 3–5)" in c4["value"].iloc[0]
+    leaks = failed_checks({"staircase_climb": staircase_climb(control_leaks=True)}, "C4")
+    assert leaks == ["S3 never climbs to 3 (control: a ReLU student cannot see z3)"]
+    stuck = staircase_climb(broken=True)
+    stuck = stuck[stuck["target"] == "visible_staircase3"]
+    assert outcome({"staircase_climb": stuck}, "C4") == "not reproduced"
+    # beside the staircase plan's checks, the climb's add to C4's verdict
+    both = evaluate_claims({"staircase": staircase(), "staircase_climb": staircase_climb(control_leaks=True),
+                            "theory": claims.theory_table(["two_stair"])}, THRESHOLD)
+    assert both.loc[both["claim"] == "C4", "verdict"].iloc[0] == "partly"
+
+
+def test_report_lists_the_climb_under_c4(theory):
+    tables = {"staircase": staircase(), "staircase_climb": staircase_climb(), "theory": theory}
+    tables["claims"] = evaluate_claims(tables, THRESHOLD)
+    tables["climb_table"] = report.climb_table(tables["staircase_climb"])
+    text = report.report_markdown("smoke", tables, ["staircase", "staircase_climb"])
+    c4 = text.split("### C4", 1)[1].split("### C5", 1)[0]
+    assert "figures/staircase.png" in c4 and "figures/staircase_climb.png" in c4
+    assert "V3 climbs to 3 directions" in c4 and "S3 never climbs to 3" in c4
+    assert "## Staircase climb: steps until all directions are learned" in text
+    differences = text.split("## Where and why", 1)[1]
+    assert "**Finite-size climb of V3.**" in differences
+    assert "alpha 4: d = 32: >6, d = 64: >6; alpha 16: d = 32: 4, d = 64: 4" in differences

@@ -14,6 +14,7 @@ from test_claims import (  # synthetic tables shaped like the workflow's (siblin
     run_rows,
     single_step,
     staircase,
+    staircase_climb,
 )
 
 from giantstep import claims, plotting, report
@@ -101,3 +102,18 @@ def test_every_figure_has_a_builder(theory):
     assert set(plotting.FIGURES) == set(report.FIGURE_PLANS)
     fig = plotting.FIGURES["hard_direction"]({"runs": hard_direction(), "theory": theory})
     assert len(fig.axes) == 2
+
+
+def test_staircase_climb_marks_runs_not_within_t():
+    fig = plotting.staircase_climb_figure(staircase_climb())
+    v3, s3 = fig.axes[:2]
+    assert v3.get_title().startswith("V3:") and s3.get_title().startswith("S3:")
+    assert [t.get_text() for t in v3.get_yticklabels()][-1] == ">6"
+    assert 3.0 in horizontal_levels(v3)  # the relu-aware prediction
+    assert any("never 3 directions" in text.get_text() for text in s3.texts)
+    medians = {marker: np.concatenate([line.get_ydata() for line in s3.get_lines()
+                                       if line.get_marker() == marker]) for marker in ("o", "^")}
+    assert medians["o"].size == 0 and set(medians["^"]) == {7.5}  # every S3 median in the band above T
+    assert {r"$n = 4\,d$ per step", r"$n = 16\,d$ per step", "median not within T = 6",
+            "predicted, relu-aware"} <= legend_texts(fig)
+    assert "p = 256" in fig._suptitle.get_text()

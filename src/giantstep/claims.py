@@ -8,7 +8,8 @@ when every check passes, **partly** when some do, **not reproduced** when none d
 Numbers are means over seeds unless a check says otherwise; "learned" means an update SNR
 above the threshold ``metrics.threshold`` (PAPER.md §5). Input tables (columns in
 :mod:`giantstep.analysis`): the runs table of each plan, keyed by plan name
-(``learning_curves``, ``cosines``, ``single_step``, ``hard_direction``, ``staircase``), the
+(``learning_curves``, ``cosines``, ``single_step``, ``hard_direction``, ``staircase``,
+``staircase_climb``), the
 per-neuron table ``cosines_neurons``, the theory table of :func:`theory_table` and the
 cosine-line table of :func:`cosine_lines`.
 
@@ -58,6 +59,8 @@ RATIO_TOLERANCE = 0.07  # C7: median cosine ratio within this of the predicted s
 RATIO_BAND = 0.1  # C7: a neuron's ratio within this of the slope counts as on the line
 RATIO_FRACTION = 0.9  # C7: fraction of neurons that must be on the line
 FIRST_STEPS = 3  # C4: steps over which measured dims must equal the prediction
+CLIMB_TARGET = "visible_staircase3"  # C4: the three-level staircase a ReLU student can see
+CLIMB_CONTROL = "staircase3"  # C4: the one it cannot (ReLU never sees z3)
 ALIGNED = 0.9  # C1: |cos| between a learned direction and the predicted one
 GAIN_BELOW_KAPPA1 = 0.9  # C5: below kappa = 1 one step keeps >= 90 % of the RF error
 GAIN_GD = 0.8  # C5: at the largest kappa one step has < 80 % of the RF error
@@ -75,7 +78,8 @@ CLAIMS = {
     "C3": "A hard direction of leap l (He3(z1)/sqrt(6), l = 3) is picked up only above "
     "kappa ~ l by an activation that sees order l (tanh), never by ReLU.",
     "C4": "Over steps at n ~ d the learned dimensions follow the activation-aware staircase "
-    "recursion.",
+    "recursion; a three-level staircase the ReLU student can see (V3 = z1 + z1 z2 + z2 z3) "
+    "climbs to 3 directions, one it cannot see (S3 = z1 + z1 z2 + z1 z2 z3) does not.",
     "C5": "Random features stay high; giant steps drop the error once kappa passes ~1; "
     "for A extra steps help little, for B the second step unlocks u'.",
     "C6": "Update-row cosines: A stays on the diagonal at steps 1 and 2; B leaves it at "
@@ -89,7 +93,7 @@ CLAIM_FIGURES = {
     "C1": ["single_step", "cosines"],
     "C2": ["single_step"],
     "C3": ["hard_direction"],
-    "C4": ["staircase"],
+    "C4": ["staircase", "staircase_climb"],
     "C5": ["learning_curves"],
     "C6": ["cosines"],
     "C7": ["cosines"],
@@ -119,15 +123,16 @@ def label(target: str) -> str:
     return TARGET_LABELS.get(target, target)
 
 
-def target_order(targets) -> list[str]:
-    """``targets`` (unique) in the order of :data:`TARGET_LABELS`, unknown ones last."""
-    known = list(TARGET_LABELS)
+def target_order(targets, first: tuple[str, ...] = ()) -> list[str]:
+    """``targets`` (unique) in the order of :data:`TARGET_LABELS`, unknown ones last, those
+    of ``first`` before all."""
+    known = [*first, *(t for t in TARGET_LABELS if t not in first)]
     return sorted(set(targets), key=lambda t: (known.index(t) if t in known else len(known), t))
 
 
-def by_target(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """``frame`` sorted by target (in the order of :data:`TARGET_LABELS`), then ``columns``."""
-    order = {t: i for i, t in enumerate(target_order(frame["target"]))}
+def by_target(frame: pd.DataFrame, *columns: str, first: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``frame`` sorted by target (in the order of :func:`target_order`), then ``columns``."""
+    order = {t: i for i, t in enumerate(target_order(frame["target"], first))}
     return frame.sort_values(["target", *columns], key=lambda c: c.map(order) if c.name == "target" else c,
                              kind="stable", ignore_index=True)
 
@@ -447,10 +452,95 @@ def staircase_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return by_target(out, "d", "t")
 
 
-def check_c4(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
-    if "staircase" not in tables:
-        return []
-    summary = staircase_summary(tables["staircase"])
+def climb_steps(runs: pd.DataFrame) -> pd.DataFrame:
+    """When each run of a staircase has learned all of its target's directions.
+
+    One row per ``(target, alpha, d, seed)`` with ``alpha = n / d``: ``level`` (the target's
+    ``r``), ``T`` (steps run), ``reached_at`` (the first ``t >= 1`` with ``learned_dims >=
+    level``, NaN when not within ``T``; the first time, whether or not it stays there),
+    ``predicted_at`` (the same for the activation-aware prediction; NaN: not within ``T``,
+    which for S3 and N means never) and ``max_dims`` (the most directions learned at any ``t``).
+    """
+    frame = runs[runs["t"] >= 1].assign(alpha=(runs["n"] / runs["d"]).round(3))
+    rows = []
+    for (target, alpha, d, seed), one in frame.groupby(["target", "alpha", "d", "seed"], sort=False):
+        level = int(one["r"].iloc[0])
+        reached = one.loc[one["learned_dims"] >= level, "t"]
+        predicted = one.loc[pd.to_numeric(one["predicted_dims"]) >= level, "t"]
+        rows.append({
+            "target": target, "alpha": float(alpha), "d": int(d), "seed": int(seed), "level": level,
+            "T": int(one["t"].max()),
+            "reached_at": float(reached.min()) if not reached.empty else float("nan"),
+            "predicted_at": float(predicted.min()) if not predicted.empty else float("nan"),
+            "max_dims": int(one["learned_dims"].max()),
+        })
+    return by_target(pd.DataFrame(rows), "alpha", "d", "seed", first=(CLIMB_TARGET,))
+
+
+def climb_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`climb_steps` over seeds, one row per ``(target, alpha, d)``: ``median_steps``,
+    ``min_steps``, ``max_steps`` of ``reached_at``, a run that does not get there within ``T``
+    counting as ``inf`` (so an infinite median means: not within ``T`` for most seeds);
+    ``reached`` (seeds that get there), ``seeds``, ``level``, ``T``, ``predicted_at``, ``max_dims``."""
+    steps = climb_steps(runs)
+    steps["at"] = steps["reached_at"].fillna(np.inf)
+    grouped = steps.groupby(["target", "alpha", "d"], sort=False)
+    out = grouped["at"].agg(median_steps="median", min_steps="min", max_steps="max")
+    out["reached"] = grouped["reached_at"].count()
+    out["seeds"] = grouped["seed"].nunique()
+    out["level"] = grouped["level"].first()
+    out["T"] = grouped["T"].max()
+    out["predicted_at"] = grouped["predicted_at"].first()
+    out["max_dims"] = grouped["max_dims"].max()
+    out = out.reset_index()
+    out.insert(1, "label", out["target"].map(label))
+    return by_target(out, "alpha", "d", first=(CLIMB_TARGET,))
+
+
+def format_steps(value: float, T: int) -> str:
+    """A number of steps, or ``>T`` when not reached within ``T`` (infinite or NaN)."""
+    return f"{value:g}" if np.isfinite(value) else f">{T}"
+
+
+def format_step_range(low: float, high: float, T: int) -> str:
+    """The range of steps over seeds: ``5``, ``4–6`` or ``5–>10``."""
+    return format_steps(low, T) if low == high else f"{format_steps(low, T)}–{format_steps(high, T)}"
+
+
+def _climb_checks(runs: pd.DataFrame) -> list[Check]:
+    summary = climb_summary(runs)
+    checks = []
+    climb = summary[summary["target"] == CLIMB_TARGET]
+    if not climb.empty:
+        alpha = climb["alpha"].max()
+        top = climb[climb["alpha"] == alpha]
+        T = int(top["T"].min())
+        checks.append(Check(
+            "C4", f"{label(CLIMB_TARGET)} climbs to {int(top['level'].iloc[0])} directions within "
+            f"T = {T} steps at the largest batch (n = {alpha:g} d)",
+            "median over seeds of the first t with all directions learned is <= T, at every d",
+            "; ".join(f"d = {r.d}: {format_steps(r.median_steps, r.T)} "
+                      f"(seeds {format_step_range(r.min_steps, r.max_steps, r.T)})"
+                      for r in top.itertuples()),
+            bool(np.isfinite(top["median_steps"]).all())))
+    control = summary[summary["target"] == CLIMB_CONTROL]
+    if not control.empty:
+        runs_control = int(control["seeds"].sum())
+        reached = int(control["reached"].sum())
+        checks.append(Check(
+            "C4", f"{label(CLIMB_CONTROL)} never climbs to {int(control['level'].iloc[0])} "
+            "(control: a ReLU student cannot see z3)",
+            f"no run, at any alpha ({', '.join(f'{a:g}' for a in sorted(control['alpha'].unique()))}) "
+            f"and d ({', '.join(str(d) for d in sorted(control['d'].unique()))}), learns all "
+            f"directions within T = {int(control['T'].max())} steps",
+            f"{reached} of {runs_control} runs do; the most learned in any run: "
+            f"{int(control['max_dims'].max())}",
+            reached == 0))
+    return checks
+
+
+def _staircase_checks(runs: pd.DataFrame) -> list[Check]:
+    summary = staircase_summary(runs)
     largest = summary[summary["d"] == summary["d"].max()]
     d = int(summary["d"].max())
     checks = []
@@ -472,6 +562,13 @@ def check_c4(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check
             ", ".join(f"{label(r.target)} t={r.t}: {int(r.measured)} (aware {int(r.predicted)}, "
                       f"generic {int(r.predicted_generic)})" for r in differ.itertuples()),
             bool(matches_aware.all())))
+    return checks
+
+
+def check_c4(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
+    checks = _staircase_checks(tables["staircase"]) if "staircase" in tables else []
+    if "staircase_climb" in tables:
+        checks += _climb_checks(tables["staircase_climb"])
     return checks
 
 

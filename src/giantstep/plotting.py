@@ -9,6 +9,8 @@ with fixed metadata, so unchanged tables give byte-identical files.
 - :func:`single_step_figure` (C1, C2): update SNR and test error vs ``kappa`` after one step.
 - :func:`hard_direction_figure` (C3): update SNR along ``z1`` vs ``kappa``, tanh and ReLU.
 - :func:`staircase_figure` (C4): learned dims per step, measured vs predicted.
+- :func:`staircase_climb_figure` (C4): steps until all directions are learned, vs ``d`` per
+  ``alpha = n / d``.
 
 Input columns are those of :mod:`giantstep.analysis` and :mod:`giantstep.claims`.
 """
@@ -27,7 +29,14 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from giantstep.claims import PAPER_FIGURE1, PAPER_KAPPA, label, learned_threshold, target_order
+from giantstep.claims import (
+    PAPER_FIGURE1,
+    PAPER_KAPPA,
+    climb_summary,
+    label,
+    learned_threshold,
+    target_order,
+)
 from giantstep.report import LR_RULES
 
 STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.15),
@@ -342,6 +351,75 @@ def staircase_figure(runs: pd.DataFrame) -> Figure:
     return fig
 
 
+CLIMB_ROLES = {"visible_staircase3": r"ReLU sees $z_3$", "staircase3": r"control: ReLU never sees $z_3$",
+               "no_staircase": "predicted stuck at 1"}
+
+
+@_styled
+def staircase_climb_figure(runs: pd.DataFrame) -> Figure:
+    """Steps until every teacher direction is learned (the first ``t`` with ``r`` learned
+    directions) vs ``d``, one panel per target and one line per ``alpha = n / d``: median over
+    seeds, bars from the fastest to the slowest seed. A run that does not get there within
+    ``T`` is drawn in the shaded band above ``T`` (open triangles where the median is there);
+    the activation-aware prediction is the dashed black line, or said at the foot of the panel
+    when the recursion never gets there."""
+    summary = climb_summary(runs)
+    targets = list(dict.fromkeys(summary["target"]))  # V3 first, then the controls
+    alphas = sorted(summary["alpha"].unique())
+    dims = sorted(summary["d"].unique())
+    T = int(summary["T"].max())
+    top = T + 1.5  # where "not within T" is drawn
+    colors = dict(zip(alphas, sns.color_palette("mako_r", len(alphas) + 1)[1:]))
+    shifts = dict(zip(alphas, np.linspace(-0.09, 0.09, len(alphas)) if len(alphas) > 1 else [0.0]))
+    fig = Figure(figsize=(4.3 * len(targets), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(targets), sharey=True, squeeze=False)[0]
+    for ax, target in zip(axes, targets):
+        one = summary[summary["target"] == target]
+        ax.axhspan(T + 0.75, T + 2.25, color="0.92", lw=0, zorder=0)
+        for alpha in alphas:
+            rows = one[one["alpha"] == alpha].sort_values("d")
+            if rows.empty:
+                continue
+            x = rows["d"].to_numpy(float) * 2.0 ** shifts[alpha]
+            y = np.where(np.isfinite(rows["median_steps"]), rows["median_steps"], top)
+            low = np.where(np.isfinite(rows["min_steps"]), rows["min_steps"], top)
+            high = np.where(np.isfinite(rows["max_steps"]), rows["max_steps"], top)
+            color = colors[alpha]
+            ax.plot(x, y, color=color, lw=1.4, alpha=0.8)
+            ax.vlines(x, low, high, color=color, lw=1.6)
+            reached = np.isfinite(rows["median_steps"]).to_numpy()
+            ax.plot(x[reached], y[reached], "o", ms=6, color=color)
+            ax.plot(x[~reached], y[~reached], "^", ms=8, mfc="white", mec=color, mew=1.6)
+        predicted = one["predicted_at"].dropna()
+        if not predicted.empty:
+            ax.axhline(predicted.min(), color="black", ls="--", lw=1.3,
+                       label=f"predicted, {runs['activation'].iloc[0]}-aware")
+        else:
+            ax.text(0.5, 0.1, f"{runs['activation'].iloc[0]}-aware prediction:\nnever "
+                    f"{int(one['level'].iloc[0])} directions", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=9, color="0.3")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(dims, [str(d) for d in dims])
+        ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+        ax.set_xlim(dims[0] / 1.35, dims[-1] * 1.35)
+        ax.set(xlabel="input dimension d",
+               title=f"{title(target)}\n({CLIMB_ROLES[target]})" if target in CLIMB_ROLES else title(target))
+    level = int(summary["level"].max())
+    axes[0].set_ylabel(f"first step t with {level} learned directions")
+    axes[0].set_ylim(0.4, T + 2.25)
+    axes[0].set_yticks(list(range(1, T + 1)) + [top], [str(t) for t in range(1, T + 1)] + [f">{T}"])
+    handles = {rf"$n = {alpha:g}\,d$ per step": mpl.lines.Line2D([], [], color=colors[alpha], marker="o",
+                                                                 ms=6, lw=1.4) for alpha in alphas}
+    handles[f"median not within T = {T}"] = mpl.lines.Line2D([], [], color="0.4", marker="^", ms=8,
+                                                              mfc="white", mew=1.6, lw=0)
+    handles |= _handles(axes)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles),
+               frameon=False)
+    fig.suptitle(f"Staircase climb (C4): steps until all {level} teacher directions are learned, "
+                 + _settings(runs, ("p",), "median and range"), fontsize=10)
+    return fig
+
+
 # ---------------------------------------------------------------------------- registry
 
 
@@ -359,4 +437,5 @@ FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], Figure]] = {
     "single_step": lambda tables: single_step_figure(tables["runs"], learned_threshold(tables["runs"])),
     "hard_direction": _hard_direction,
     "staircase": lambda tables: staircase_figure(tables["runs"]),
+    "staircase_climb": lambda tables: staircase_climb_figure(tables["runs"]),
 }

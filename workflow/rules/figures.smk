@@ -98,6 +98,23 @@ use rule figure_learning_curves as figure_staircase with:
         figure="staircase",
 
 
+use rule figure_learning_curves as figure_staircase_climb with:
+    input:
+        runs=f"{TABLES}/staircase_climb_runs.csv",
+        code=PLOTTING_CODE,
+    output:
+        pdf=f"{FIGURES}/staircase_climb.pdf",
+        png=report(
+            f"{FIGURES}/staircase_climb.png",
+            caption="../report/staircase_climb.rst",
+            category="Figures",
+        ),
+    log:
+        f"{RESULTS}/logs/figures/staircase_climb.log",
+    params:
+        figure="staircase_climb",
+
+
 # A figure is built when the plan it needs is in the workflow config.
 BUILT_FIGURES = [name for name, plan in FIGURE_PLANS.items() if plan in PLANS]
 FINAL.extend(

@@ -10,6 +10,11 @@ REPORT_TABLES = {
             "comparison": ("learning_curves", f"{TABLES}/learning_curves_vs_paper.csv"),
             "staircase_table": ("staircase", f"{TABLES}/staircase.csv"),
             "staircase": ("staircase", f"{TABLES}/staircase_runs.csv"),
+            "climb_table": ("staircase_climb", f"{TABLES}/staircase_climb.csv"),
+            "staircase_climb": (
+                "staircase_climb",
+                f"{TABLES}/staircase_climb_runs.csv",
+            ),
             "hard_direction": ("hard_direction", f"{TABLES}/hard_direction_runs.csv"),
         }.items()
         if plan in PLANS

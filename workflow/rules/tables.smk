@@ -1,6 +1,6 @@
 # Derived tables (CSV + Markdown + LaTeX) from the tidy runs tables: theory per target, the
-# theory lines of the cosine scatters, staircase, learning curves vs the paper, settings per
-# figure, and the verdict of every claim (giantstep.claims, giantstep.report).
+# theory lines of the cosine scatters, staircase, staircase climb, learning curves vs the paper,
+# settings per figure, and the verdict of every claim (giantstep.claims, giantstep.report).
 from giantstep.schema import REPO
 
 TABLES = f"{RESULTS}/tables"
@@ -62,6 +62,18 @@ use rule table_theory as table_staircase with:
         table="staircase",
 
 
+use rule table_theory as table_staircase_climb with:
+    input:
+        runs=f"{TABLES}/staircase_climb_runs.csv",
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/staircase_climb", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/staircase_climb.log",
+    params:
+        table="staircase_climb",
+
+
 use rule table_theory as table_learning_curves_vs_paper with:
     input:
         runs=f"{TABLES}/learning_curves_runs.csv",
@@ -105,6 +117,7 @@ FINAL.extend(
     for name, wanted in {
         "theory": True,
         "staircase": "staircase" in PLANS,
+        "staircase_climb": "staircase_climb" in PLANS,
         "learning_curves_vs_paper": "learning_curves" in PLANS,
         "settings": True,
         "claims": True,
