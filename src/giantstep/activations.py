@@ -26,6 +26,11 @@ class Activation:
     name: str
     sigma: Fn
     derivative: Fn
+    sigma_: Fn | None = None  # in place, where torch has one (saves an (m, p) buffer)
+
+    def apply_(self, x: torch.Tensor) -> torch.Tensor:
+        """``sigma(x)``, overwriting ``x`` when an in-place form exists."""
+        return self.sigma_(x) if self.sigma_ is not None else self.sigma(x)
 
 
 def _relu_derivative(x: torch.Tensor) -> torch.Tensor:
@@ -41,9 +46,9 @@ def _erf_derivative(x: torch.Tensor) -> torch.Tensor:
 
 
 _FIXED = {
-    "relu": Activation("relu", torch.relu, _relu_derivative),
-    "tanh": Activation("tanh", torch.tanh, _tanh_derivative),
-    "erf": Activation("erf", torch.erf, _erf_derivative),
+    "relu": Activation("relu", torch.relu, _relu_derivative, torch.relu_),
+    "tanh": Activation("tanh", torch.tanh, _tanh_derivative, torch.tanh_),
+    "erf": Activation("erf", torch.erf, _erf_derivative, torch.erf_),
 }
 _HERMITE = re.compile(r"he([1-9])")
 

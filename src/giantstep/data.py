@@ -2,15 +2,18 @@
 
 Row ``i`` of the sample set ``(seed, purpose, step)`` always lies in block
 ``i // BLOCK`` and is drawn from a generator seeded by
-``(seed, purpose, step, block)``. A chunk is a whole number of blocks, so the
-samples do not depend on the chunk size, and they are drawn on the CPU in
+``(seed, purpose, step, block)``. A chunk is a whole number of blocks (drawn in
+place, side by side on torch's CPU threads), so the samples do not depend on the
+chunk size or on the number of threads, and they are drawn on the CPU in
 float32 before moving to the compute device, so they do not depend on the
 device or the dtype either.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -46,14 +49,25 @@ def gaussian_chunks(
     n_blocks = -(-n // BLOCK)
     for first in range(0, n_blocks, blocks_per_chunk):
         blocks = range(first, min(first + blocks_per_chunk, n_blocks))
-        z = torch.cat(
-            [
-                torch.randn(BLOCK, d, generator=generator(seed, purpose, step, b))
-                for b in blocks
-            ]
-        )
+        z = torch.empty(len(blocks) * BLOCK, d)
+
+        def draw(index: int, block: int, z=z) -> None:
+            torch.randn(BLOCK, d, generator=generator(seed, purpose, step, block),
+                        out=z[index * BLOCK:(index + 1) * BLOCK])
+
+        if torch.get_num_threads() > 1 and len(blocks) > 1:
+            list(_pool(torch.get_num_threads()).map(draw, range(len(blocks)), blocks))
+        else:
+            for index, block in enumerate(blocks):
+                draw(index, block)
         rows = min(len(blocks) * BLOCK, n - first * BLOCK)
         yield z[:rows].to(device=device, dtype=dtype)
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """Threads that draw the blocks of a chunk side by side (``torch.randn`` releases the GIL)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="giantstep-randn")
 
 
 class Sampler:

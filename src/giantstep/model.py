@@ -43,13 +43,15 @@ class Student:
             return torch.cat([z @ self.W[:half].T, z @ self.W[half:].T], dim=1)
         return z @ self.W.T
 
-    def output(self, preactivations: torch.Tensor) -> torch.Tensor:
+    def output(self, preactivations: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
         """``f(z_nu)``, ``(m,)``, from the preactivations ``(m, p)``.
 
         With symmetric pairing the two halves are subtracted before the sum, so
-        the output is exactly zero while the pairs coincide.
+        the output is exactly zero while the pairs coincide. With ``overwrite`` the
+        preactivations may be overwritten by the features (saves an ``(m, p)`` buffer).
         """
-        features = self.activation.sigma(preactivations)
+        activation = self.activation
+        features = activation.apply_(preactivations) if overwrite else activation.sigma(preactivations)
         if self.symmetric:
             half = self.p // 2
             features = features[:, :half] - features[:, half:]

@@ -33,7 +33,7 @@ from giantstep.metrics import (
     update_alignment,
 )
 from giantstep.model import init_student
-from giantstep.readout import ridge_readout
+from giantstep.readout import readout_shift, ridge_readout
 from giantstep.schema import REPO
 from giantstep.targets import Teacher, teacher_directions
 from giantstep.theory import theory_summary
@@ -71,6 +71,7 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     arrays: dict[str, list] = {key: [] for key in
                                ("weight_cosines", "update_cosines", "teacher_projection", "norm_outside")}
     steps, step_seconds, readout_seconds = [], [], []
+    shift = readout_shift(teacher, sampler, s.n_train, s.preprocess)  # the same at every t
     for t in tqdm(range(s.steps + 1), desc="giant steps", disable=None, leave=False):
         if t > 0:
             tic = time.perf_counter()
@@ -79,7 +80,7 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             step_seconds.append(time.perf_counter() - tic)
         tic = time.perf_counter()
         errors = ridge_readout(student, teacher, sampler, n_train=s.n_train, n_test=s.n_test,
-                               ridge=s.ridge, preprocess=s.preprocess)
+                               ridge=s.ridge, preprocess=s.preprocess, shift=shift)
         readout_seconds.append(time.perf_counter() - tic)
         if not np.isfinite([errors.train_error, errors.test_error]).all():
             raise DivergenceError(t, "readout errors")

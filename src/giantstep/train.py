@@ -69,13 +69,13 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step:
     """
     p, d = student.W.shape
     total = torch.zeros(p, d, dtype=torch.float64, device=sampler.device)
-    scaled_a = student.a / math.sqrt(p)
     for z in sampler.chunks(n, d, "train", step, progress=f"step {step}"):
         pre = student.preactivations(z)
-        residual = teacher.labels(z) - shift(z) - student.output(pre)
-        coefficients = residual[:, None] * student.activation.derivative(pre) * scaled_a
-        total += (coefficients.T @ z).to(torch.float64)
-    return total / n
+        coefficients = student.activation.derivative(pre)
+        residual = teacher.labels(z) - shift(z) - student.output(pre, overwrite=True)
+        total += (coefficients.mul_(residual[:, None]).T @ z).to(torch.float64)
+    # the factor a_i / sqrt(p) of row i, once for the whole sum
+    return total * (student.a.to(torch.float64) / (n * math.sqrt(p)))[:, None]
 
 
 def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, eta: float,
