@@ -35,6 +35,9 @@ reproduce: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --report results/$(SCALE)/report.html
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmark.py --readme README.md
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow benchmarks
 	$(BIN)/snakefmt --check Snakefile workflow/rules

@@ -1,0 +1,83 @@
+"""Matrix-multiplication flops of one engine run, by operand shape.
+
+The engine streams every sample set in chunks of ``m`` rows (``chunk_size`` rounded down
+to blocks of 1024). Per chunk it multiplies
+
+- ``labels``:  ``z @ W*^T``, ``(m, d) x (d, r)`` -- the teacher, in every pass;
+- ``features``: ``z @ W^T``, ``(m, d) x (d, p)`` -- preactivations (gradient, readout, test);
+- ``gradient``: ``C^T @ z``, ``(p, m) x (m, d)`` -- the giant step's sum;
+- ``gram``: ``F^T @ F``, ``(p, m) x (m, p)`` -- the readout's ``p x p`` system;
+- ``moments``: ``y @ z`` and ``y @ F``, ``(1, m) x (m, d or p)`` -- label moments
+  (preprocessing) and the readout's ``F^T y``.
+
+Passes of one run with ``T`` steps (``pre`` = 1 with preprocessing, else 0):
+
+- each step: ``pre`` label-moment pass (labels, moments) and one gradient pass
+  (labels, features, gradient) over ``n`` samples;
+- each readout ``t = 0..T``: ``pre`` label-moment pass (labels, moments) and one pass
+  (labels, features, gram, moments) over ``n_train`` samples, then one test pass
+  (labels, features) over ``n_test``.
+
+This is what ``torch.utils.flop_counter`` counts (``mm``/``bmm``, and ``torch.matmul`` of a
+vector by a matrix is an ``mm``), which is how ``tests/test_benchmark.py`` checks it. Left
+out: matrix-by-vector products (``F @ a``, ``z @ b``: the counter skips them too), the
+Cholesky solve, and the metrics' and theory's small products (under 0.3 % of the total
+at the test's toy size, far less at benchmark sizes).
+"""
+
+from __future__ import annotations
+
+KINDS = ("labels", "features", "gradient", "gram", "moments")
+
+# How the engine computes the readout, as of this writing (tests/test_benchmark.py checks
+# the count against torch's flop counter on a real run, so a change in the engine shows):
+ENGINE_GRAM_BLOCKS = 4  # column blocks of F^T F (1: the full product)
+ENGINE_SHIFT_ONCE = True  # readout label moments once per run (not once per t)
+
+
+def shapes(m: int, d: int, p: int, r: int) -> dict[str, tuple[int, int, int]]:
+    """``(rows, inner, cols)`` of each kind of product on a chunk of ``m`` samples."""
+    return {
+        "labels": (m, d, r),
+        "features": (m, d, p),
+        "gradient": (p, m, d),
+        "gram": (p, m, p),
+        "moments": (1, m, p),
+    }
+
+
+def gram_flops(m: int, p: int, blocks: int) -> float:
+    """Flops of ``F^T F`` for ``F: (m, p)`` computed as its upper block triangle.
+
+    ``blocks = 1`` is the full product ``2 m p^2``; ``blocks`` column blocks cost
+    ``(blocks + 1) / (2 blocks)`` of it (what ``syrk`` saves, approached block by block).
+    """
+    edges = [round(k * p / blocks) for k in range(blocks + 1)]
+    return sum(2.0 * m * (stop - start) * (p - start) for start, stop in zip(edges[:-1], edges[1:]))
+
+
+def engine_flops(*, n: int, d: int, p: int, r: int, steps: int, n_train: int, n_test: int,
+                 preprocess: bool, gram_blocks: int = ENGINE_GRAM_BLOCKS,
+                 shift_once: bool = ENGINE_SHIFT_ONCE) -> dict[str, float]:
+    """Matmul flops (``2 x rows x inner x cols``) of one engine run, per kind of product.
+
+    ``gram_blocks``: column blocks of the readout's ``F^T F`` (1: the full product);
+    ``shift_once``: the readout's label-moment pass is made once per run, not per ``t``.
+    """
+    pre = 1 if preprocess else 0
+    readout_shift_passes = pre * (1 if shift_once else steps + 1)
+    label_rows = (
+        steps * n * (pre + 1)
+        + readout_shift_passes * n_train
+        + (steps + 1) * (n_train + n_test)
+    )
+    feature_rows = steps * n + (steps + 1) * (n_train + n_test)
+    moment_flops = 2.0 * ((pre * steps * n + readout_shift_passes * n_train) * d
+                          + (steps + 1) * n_train * p)
+    return {
+        "labels": 2.0 * label_rows * d * r,
+        "features": 2.0 * feature_rows * d * p,
+        "gradient": 2.0 * steps * n * p * d,
+        "gram": (steps + 1) * gram_flops(n_train, p, gram_blocks),
+        "moments": moment_flops,
+    }
