@@ -31,7 +31,7 @@ import torch
 
 from giantstep.schema import REPO
 from giantstep.targets import Target
-from giantstep.theory import population_gradient, smoothed_derivative, theory_summary
+from giantstep.theory import WithoutLinearPart, population_gradient, smoothed_derivative, theory_summary
 from giantstep.theory_cli import load_target
 
 # Short names of the named targets (PAPER.md §6), used in every figure and table.
@@ -274,21 +274,6 @@ def cosine_lines(neurons: pd.DataFrame, runs: pd.DataFrame, theory: pd.DataFrame
     return by_target(pd.DataFrame(rows), "t")
 
 
-@dataclass(frozen=True)
-class _Residual:
-    """The link ``g*(z) - <b, z>``: the target less the student's linear part."""
-
-    link: Target
-    b: torch.Tensor
-
-    @property
-    def r(self) -> int:
-        return self.link.r
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return self.link(z) - z @ self.b
-
-
 def predicted_updates(
     neurons: pd.DataFrame, t: int, link: Target, activation: str, step_size: float, p: int
 ) -> np.ndarray:
@@ -312,7 +297,7 @@ def predicted_updates(
     slope = smoothed_derivative(activation, torch.zeros(len(before), dtype=torch.float64),
                                 torch.tensor(np.hypot(np.linalg.norm(projection, axis=1), norm_out))).numpy()
     b = math.sqrt(p) * np.mean(a * slope[:, None] * projection, axis=0)
-    gradient = population_gradient(_Residual(link, torch.tensor(b)), activation,
+    gradient = population_gradient(WithoutLinearPart(link, 0.0, torch.tensor(b)), activation,
                                    torch.tensor(projection), torch.tensor(norm_out)).numpy()
     update = projection - start[columns].to_numpy() + step_size * a * gradient
     return update[:, :2]
