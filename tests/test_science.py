@@ -40,7 +40,7 @@ def alignment(metrics, k: int, direction: np.ndarray, t: int = -1) -> float:
 def one_direction_along_v_star(metrics) -> bool:
     """C1 after the last step: one strong direction along (1,1)/sqrt(2), the other at noise level."""
     s = snr(metrics)
-    return s[0] > 5 and s[1] < 2 and alignment(metrics, 0, U) > 0.93
+    return s[0] > 5 and s[1] < 2.5 and alignment(metrics, 0, U) > 0.93
 
 
 def gd_beats_random_features(metrics) -> bool:
@@ -54,29 +54,28 @@ def gd_beats_random_features(metrics) -> bool:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c1_one_step_learns_one_direction_along_v_star(seed):
-    """B, n = 4d, one step. Measured over seeds 0-11: snr_1 6.2-10.1, snr_2 0.93-1.68,
+    """B, n = 4d, one step. Measured over seeds 0-11: snr_1 7.5-9.0, snr_2 1.15-1.81,
     |<dir_1, (1,1)/sqrt 2>| >= 0.959."""
     metrics, _ = run("target=two_stair", "train.alpha=4", "train.steps=1", seed=seed)
     assert one_direction_along_v_star(metrics), snr(metrics)
     assert metrics["steps"][1]["learned_dims"] == 1
 
 
-def test_c4_two_stair_second_direction_at_step_two():
-    """B, n = 4d, two steps. Measured over seeds 0-11: snr_2 after step 2 2.55-4.41 (mean of
-    seeds 0-2: 3.52), at least 2.1 x its step-1 value; |<dir_2, (1,-1)/sqrt 2>| >= 0.987."""
-    second = []
-    for seed in SEEDS:
-        metrics, _ = run("target=two_stair", "train.alpha=4", "train.steps=2", seed=seed)
-        assert snr(metrics, 2)[1] > 2.0 and snr(metrics, 2)[1] > 1.8 * snr(metrics, 1)[1]
-        assert alignment(metrics, 1, U_PRIME, t=2) > 0.95
-        second.append(snr(metrics, 2)[1])
-    assert np.mean(second) > 3.0, second
+@pytest.mark.parametrize("seed", SEEDS)
+def test_c4_two_stair_second_direction_at_step_two(seed):
+    """B, n = 4d (the engine issue's run), two steps: learned dims 0, 1, 2. Measured over seeds
+    0-11: learned dims 0, 1, 2 in every seed; snr_2 1.15-1.81 after step 1 and 3.74-4.95 after
+    step 2 (at least 2.7 x its step-1 value); |<dir_2, (1,-1)/sqrt 2>| >= 0.987."""
+    metrics, _ = run("target=two_stair", "train.alpha=4", "train.steps=2", seed=seed)
+    assert [step["learned_dims"] for step in metrics["steps"]] == [0, 1, 2], [snr(metrics, t) for t in (1, 2)]
+    assert snr(metrics, 2)[1] > 2.0 * snr(metrics, 1)[1]
+    assert alignment(metrics, 1, U_PRIME, t=2) > 0.95
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c4_staircase3_gains_z2_and_never_z3(seed):
-    """S3 = z1 + z1 z2 + z1 z2 z3, n = 4d, three steps. Measured over seeds 0-7: snr_2 after
-    step 3 3.63-4.89 with |dir_2 . e_2| >= 0.97; snr_3 <= 0.83 at every step."""
+    """S3 = z1 + z1 z2 + z1 z2 z3, n = 4d, three steps. Measured over seeds 0-11: snr_2 after
+    step 3 4.26-6.11 with |dir_2 . e_2| >= 0.955; snr_3 <= 1.05 at every step."""
     metrics, _ = run("target=staircase3", "train.alpha=4", "train.steps=3", seed=seed)
     assert snr(metrics, 3)[1] > 3.0 and alignment(metrics, 1, np.eye(3)[1], t=3) > 0.9
     assert all(snr(metrics, t)[2] < 1.5 for t in (1, 2, 3))
@@ -84,11 +83,22 @@ def test_c4_staircase3_gains_z2_and_never_z3(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c4_no_staircase_has_no_second_direction_by_step_three(seed):
-    """N = z1 + z2 z3, n = 4d, three steps. Measured over seeds 0-7: snr_2 after step 3
-    1.39-2.13 (it creeps up: 1.0, 1.3, 1.8 on average over steps 1-3)."""
+    """N = z1 + z2 z3, n = 4d, three steps. Measured over seeds 0-11: snr_1 after step 1
+    7.5-9.6; snr_2 after step 3 1.68-2.47 (it creeps up: 1.1, 1.6, 2.1 on average over
+    steps 1-3, and crosses 3 after 5-6 steps; see the staircase_climb table)."""
     metrics, _ = run("target=no_staircase", "train.alpha=4", "train.steps=3", seed=seed)
     assert snr(metrics, 1)[0] > 3.0
     assert all(snr(metrics, t)[1] < 3.0 for t in (1, 2, 3)), [snr(metrics, t) for t in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_direction_absent_from_the_target_stays_at_noise_level(seed):
+    """z1 + 0 z2: the second teacher direction is not in the target, so its SNR measures the
+    calibration of the null levels (PAPER.md §5: not-learned directions sit at 0.5-1.5).
+    Measured over seeds 0-11, n = 4d, three steps: snr_2 0.60-0.97, learned dims 0, 1, 1, 1."""
+    metrics, _ = run("target=custom", "target.expr=z1 + 0*z2", "train.alpha=4", "train.steps=3", seed=seed)
+    assert all(0.4 < snr(metrics, t)[1] < 1.3 for t in (1, 2, 3)), [snr(metrics, t) for t in (1, 2, 3)]
+    assert [step["learned_dims"] for step in metrics["steps"]] == [0, 1, 1, 1]
 
 
 # ---------------------------------------------------------------------------- C7, C2
@@ -108,11 +118,11 @@ def test_c7_step_one_rows_on_the_quarter_slope(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c2_second_direction_appears_only_near_kappa_two(seed):
     """B, one step, preprocessing, eta = 10 sqrt(n p) (scenario=single_step). Measured over
-    seeds 0-11: snr_2 0.66-1.37 at kappa = 1.25, 5.36-6.64 at kappa = 2."""
+    seeds 0-11: snr_2 0.98-1.38 at kappa = 1.25, 6.40-7.59 at kappa = 2."""
     low, _ = run("scenario=single_step", "target=two_stair", "train.kappa=1.25", seed=seed)
     high, _ = run("scenario=single_step", "target=two_stair", "train.kappa=2", "readout.n_train=2000",
                   seed=seed)
-    assert snr(low)[1] < 1.5 and snr(high)[1] > 3.0, (snr(low), snr(high))
+    assert snr(low)[1] < 2.0 and snr(high)[1] > 4.0, (snr(low), snr(high))
 
 
 # ---------------------------------------------------------------------------- C3
@@ -129,13 +139,13 @@ def hard(activation: str, kappa: float):
 
 
 def test_c3_tanh_sees_the_hard_direction_above_kappa_three():
-    """Measured over seeds 0-7: tanh snr 2.5-6.8 at kappa = 2.5 and 18.3-24.4 at kappa = 4
-    (ratio >= 2.9)."""
+    """Measured over seeds 0-7: tanh snr 2.6-6.9 at kappa = 2.5 and 18.4-22.2 at kappa = 4
+    (ratio >= 3.0)."""
     assert hard("tanh", 4.0) > 2 * hard("tanh", 2.5)
 
 
 def test_c3_relu_control_stays_flat():
-    """Measured over seeds 0-7: ReLU snr 1.9-4.3 at kappa = 2.5 and 1.7-3.7 at kappa = 4
+    """Measured over seeds 0-7: ReLU snr 1.9-4.5 at kappa = 2.5 and 1.6-3.8 at kappa = 4
     (ratio 0.55-1.25): the noise level of this heavy-tailed target, no signal."""
     at_4, at_25 = hard("relu", 4.0), hard("relu", 2.5)
     assert at_4 < 2 * at_25 and at_4 < 5.0

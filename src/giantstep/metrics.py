@@ -1,11 +1,20 @@
 """What the student learned: the update's alignment with the teacher subspace (PAPER.md §5).
 
 The update ``Delta = W_t - W_0: (p, d)`` is measured, not the weights. With the
-teacher basis ``Q = W*^T: (d, r)``, the singular values ``s_k`` of ``Delta Q: (p, r)``
-are compared with a null level, the mean top singular value of ``Delta R`` over random
-orthonormal frames ``R: (d, r)`` orthogonal to the teacher. ``s_k / null`` is the
-update SNR; a direction is learned when its SNR exceeds a threshold. The right
-singular vectors of ``Delta Q`` give the learned directions in teacher coordinates.
+teacher basis ``Q = W*^T: (d, r)``, the singular values ``s_1 >= .. >= s_r`` of
+``Delta Q: (p, r)`` are compared with null levels from random orthonormal frames
+``R: (d, r)`` orthogonal to the teacher; ``s_k / null_k`` is the update SNR of the
+k-th direction, and the right singular vectors of ``Delta Q`` give the learned
+directions in teacher coordinates.
+
+By Courant–Fischer, ``s_k`` is the top singular value of ``Delta Q`` restricted to the
+``r - k + 1`` teacher directions left once the first ``k - 1`` are set aside. Its null
+level ``null_k`` is therefore the mean top singular value of ``Delta R`` over
+``r - k + 1`` random directions (the first ``r - k + 1`` columns of each frame); for
+``k = 1`` this is PAPER.md's level, the top singular value of ``Delta R``. Comparing
+every ``s_k`` with the ``r``-column level instead would hold later directions to a
+bar set by more noise than they compete with. A direction counts as learned when its
+SNR and those of all earlier directions exceed the threshold.
 """
 
 from __future__ import annotations
@@ -29,18 +38,21 @@ def null_frames(w_star: torch.Tensor, count: int, generator: torch.Generator) ->
 
 @dataclass(frozen=True)
 class UpdateAlignment:
-    """SNR ``(r,)`` (descending), singular values ``(r,)``, null level, directions ``(r, r)``.
+    """SNRs ``(r,)``, singular values ``(r,)`` (descending), null levels ``(r,)``, directions ``(r, r)``.
 
-    ``directions[k]`` is the k-th right singular vector of ``Delta Q`` in teacher coordinates.
+    ``snr[k] = singular_values[k] / null_levels[k]``; ``directions[k]`` is the k-th right
+    singular vector of ``Delta Q`` in teacher coordinates.
     """
 
     snr: torch.Tensor
     singular_values: torch.Tensor
-    null_level: float
+    null_levels: torch.Tensor
     directions: torch.Tensor
 
     def learned_dims(self, threshold: float) -> int:
-        return int((self.snr > threshold).sum())
+        """The number of leading directions whose SNRs all exceed ``threshold``."""
+        above = (self.snr > threshold).tolist() + [False]
+        return above.index(False)
 
 
 def update_alignment(delta: torch.Tensor, w_star: torch.Tensor, frames: torch.Tensor) -> UpdateAlignment:
@@ -48,12 +60,13 @@ def update_alignment(delta: torch.Tensor, w_star: torch.Tensor, frames: torch.Te
     r = w_star.shape[0]
     delta = delta.to(torch.float64)
     _, singular_values, vh = torch.linalg.svd(delta @ w_star.T.to(torch.float64), full_matrices=False)
-    null = torch.linalg.matrix_norm(delta @ frames.to(torch.float64), ord=2).mean()
-    if float(null) == 0.0:
+    noise = delta @ frames.to(torch.float64)  # (count, p, r)
+    null_levels = torch.stack([torch.linalg.matrix_norm(noise[..., : r - k], ord=2).mean() for k in range(r)])
+    if float(null_levels.min()) == 0.0:  # no update yet
         snr = torch.zeros(r, dtype=torch.float64)
     else:
-        snr = (singular_values / null).cpu()
-    return UpdateAlignment(snr, singular_values.cpu(), float(null), vh.cpu())
+        snr = (singular_values / null_levels).cpu()
+    return UpdateAlignment(snr, singular_values.cpu(), null_levels.cpu(), vh.cpu())
 
 
 def teacher_projections(W: torch.Tensor, w_star: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -245,9 +245,10 @@ def cosines_figure(neurons: pd.DataFrame, lines: pd.DataFrame) -> Figure:
 
 @_styled
 def single_step_figure(runs: pd.DataFrame, threshold: float) -> Figure:
-    """One giant step vs ``kappa``: update SNR of each teacher direction (singular values of
-    the update in the teacher subspace over the null level, largest first) without and with
-    preprocessing, and the test error of both; the learned threshold dotted."""
+    """One giant step vs ``kappa``: update SNR of each teacher direction (the k-th singular
+    value of the update in the teacher subspace over its null level, largest singular value
+    first) without and with preprocessing, and the test error of both; the learned threshold
+    dotted."""
     step = runs[runs["t"] == 1]
     r = int(step["r"].max())
     colors = sns.color_palette("colorblind", max(r, 2))
@@ -259,7 +260,7 @@ def single_step_figure(runs: pd.DataFrame, threshold: float) -> Figure:
         one = step[step["preprocess"] == preprocess]
         for k in range(1, r + 1):
             _band(ax, _mean_sd(one, "kappa", f"snr_{k}"), "kappa", colors[k - 1],
-                  f"direction {k} ({'largest' if k == 1 else 'next'} SNR)")
+                  f"direction {k} ({'largest' if k == 1 else 'next'} singular value)")
         ax.axhline(threshold, color="black", ls=":", lw=1.5, label=f"learned threshold ({threshold:g})")
         _log_y(ax)
         ax.set(xlabel=KAPPA, ylabel="update SNR", title=name)

@@ -93,7 +93,7 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 "train_error": errors.train_error,
                 "update_snr": alignment.snr.tolist(),
                 "singular_values": alignment.singular_values.tolist(),
-                "null_level": alignment.null_level,
+                "null_levels": alignment.null_levels.tolist(),
                 "learned_dims": alignment.learned_dims(s.threshold),
                 "learned_directions": alignment.directions.tolist(),
                 "overlap": overlap_matrix(student.W, teacher.w_star).tolist(),
