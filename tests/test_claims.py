@@ -287,7 +287,8 @@ def test_renderings(tmp_path):
     report.write_table(table, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex")
     markdown = (tmp_path / "t.md").read_text()
     assert "0.1235" in markdown and "nan" not in markdown and r"\|x\| < 1" in markdown
-    assert r"A\_1" in (tmp_path / "t.tex").read_text()
+    latex = (tmp_path / "t.tex").read_text()
+    assert r"A\_1" in latex and r"\textbar{}x\textbar{} \textless{} 1" in latex and "<" not in latex
     assert pd.read_csv(tmp_path / "t.csv")["error"].iloc[0] == pytest.approx(0.123456)
 
 

@@ -203,8 +203,16 @@ def render_markdown(table: pd.DataFrame) -> str:
 
 
 def render_latex(table: pd.DataFrame) -> str:
-    """A table as a LaTeX ``tabular`` (booktabs rules, special characters escaped)."""
-    return table.to_latex(index=False, escape=True, float_format=lambda x: _fmt(x, 4), na_rep="")
+    """A table as a LaTeX ``tabular`` (booktabs rules, special characters escaped).
+
+    pandas leaves ``<``, ``>`` and ``|`` as they are, which the default OT1 font encoding
+    prints as other glyphs; the booktabs tabular's own syntax has none of them, so they are
+    replaced throughout.
+    """
+    latex = table.to_latex(index=False, escape=True, float_format=lambda x: _fmt(x, 4), na_rep="")
+    for character, command in (("<", r"\textless{}"), (">", r"\textgreater{}"), ("|", r"\textbar{}")):
+        latex = latex.replace(character, command)
+    return latex
 
 
 def write_table(table: pd.DataFrame, csv: str | Path, markdown: str | Path | None = None,
