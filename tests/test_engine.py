@@ -37,13 +37,15 @@ def test_gradient_equals_autograd(activation):
     teacher, student = _problem(activation=activation)
     sampler = _sampler()
     n = 300
-    ours = gradient(student, teacher, sampler, n, step=1, shift=NO_SHIFT)
+    ours, parts = gradient(student, teacher, sampler, n, step=1, shift=NO_SHIFT, groups=7)
     W = student.W.clone().requires_grad_(True)
     (z,) = list(sampler.chunks(n, 24, "train", 1))
     f = student.activation.sigma(z @ W.T) @ student.a / math.sqrt(student.p)
     loss = ((teacher.labels(z) - f) ** 2).sum() / (2 * n)
     (autograd,) = torch.autograd.grad(loss, W)
     torch.testing.assert_close(ours, -autograd, rtol=1e-10, atol=1e-12)
+    # the parts over 7 groups add up to the gradient in teacher coordinates
+    torch.testing.assert_close(parts.sum(0), ours @ teacher.w_star.T, rtol=1e-10, atol=1e-12)
 
 
 def test_samples_do_not_depend_on_chunk_size():
@@ -59,9 +61,11 @@ def test_chunked_gradient_and_readout_equal_unchunked():
     teacher, student = _problem(d=32, p=24)
     small, large = _sampler(chunk_size=1024), _sampler(chunk_size=8192)
     shift = label_shift(teacher, small, 6000, "train", 1)
-    g_small = gradient(student, teacher, small, 6000, 1, shift)
-    g_large = gradient(student, teacher, large, 6000, 1, label_shift(teacher, large, 6000, "train", 1))
+    g_small, parts_small = gradient(student, teacher, small, 6000, 1, shift, groups=13)
+    g_large, parts_large = gradient(student, teacher, large, 6000, 1,
+                                    label_shift(teacher, large, 6000, "train", 1), groups=13)
     torch.testing.assert_close(g_small, g_large, rtol=1e-5, atol=0)
+    torch.testing.assert_close(parts_small, parts_large, rtol=1e-5, atol=1e-12)
     kwargs = dict(n_train=5000, n_test=3000, ridge=1.0, preprocess="remove_linear")
     a = ridge_readout(student, teacher, small, **kwargs)
     b = ridge_readout(student, teacher, large, **kwargs)

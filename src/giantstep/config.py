@@ -49,6 +49,9 @@ class Settings:
     n_test: int
     threshold: float
     n_null: int
+    noise_groups: int
+    noise_replicates: int
+    align_threshold: float
     n_neurons: int
 
 
@@ -82,7 +85,8 @@ def resolve(cfg: DictConfig) -> Settings:
         OmegaConf.to_container(cfg),
         OmegaConf.to_container(OmegaConf.structured(Schema), throw_on_missing=False),
     )
-    for name in ("d", "p", "chunk_size", "readout.n_test", "metrics.n_null", "metrics.n_neurons"):
+    for name in ("d", "p", "chunk_size", "readout.n_test", "metrics.n_null", "metrics.n_neurons",
+                 "metrics.noise_replicates", "metrics.align_threshold"):
         _positive(name, OmegaConf.select(cfg, name))
     _positive("train.kappa", cfg.train.kappa)
     _positive("train.lr.scale", cfg.train.lr.scale)
@@ -105,6 +109,9 @@ def resolve(cfg: DictConfig) -> Settings:
     if cfg.readout.ridge == 0 and n_train < cfg.p:
         raise ConfigError(f"readout.ridge=0 needs readout.n_train >= p, got n_train={n_train} < p={cfg.p}; "
                           "use a positive ridge")
+    if cfg.metrics.noise_groups < 2 or n < 2:
+        raise ConfigError(f"metrics.noise_groups and the batch size n must be >= 2, got "
+                          f"{cfg.metrics.noise_groups} and n={n}")
     if cfg.student.symmetric and cfg.p % 2:
         raise ConfigError(f"student.symmetric=true needs an even p, got p={cfg.p}")
 
@@ -141,5 +148,8 @@ def resolve(cfg: DictConfig) -> Settings:
         n_test=cfg.readout.n_test,
         threshold=cfg.metrics.threshold,
         n_null=cfg.metrics.n_null,
+        noise_groups=min(cfg.metrics.noise_groups, int(n)),
+        noise_replicates=cfg.metrics.noise_replicates,
+        align_threshold=cfg.metrics.align_threshold,
         n_neurons=cfg.metrics.n_neurons,
     )

@@ -26,6 +26,9 @@ from giantstep.config import Settings
 from giantstep.data import Sampler
 from giantstep.errors import DivergenceError
 from giantstep.metrics import (
+    TeacherNoise,
+    aligned_dims,
+    alignment,
     cosines,
     null_frames,
     overlap_matrix,
@@ -37,7 +40,7 @@ from giantstep.readout import readout_shift, ridge_readout
 from giantstep.schema import REPO
 from giantstep.targets import Teacher, teacher_directions
 from giantstep.theory import theory_summary
-from giantstep.train import giant_step, learning_rate
+from giantstep.train import giant_step, group_bounds, learning_rate
 
 
 def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -65,6 +68,8 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         dtype=s.dtype,
     )
     frames = null_frames(teacher.w_star, s.n_null, data.generator(s.seed, "null"))
+    noise = TeacherNoise(s.noise_replicates, s.p, s.target.r, s.device)
+    group_sizes = group_bounds(s.n, s.noise_groups).diff()
     eta = learning_rate(s.lr_rule, s.lr_scale, n=s.n, d=s.d, p=s.p)
     W0 = student.W.clone()
     k = min(s.n_neurons, s.p)
@@ -75,8 +80,9 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     for t in tqdm(range(s.steps + 1), desc="giant steps", disable=None, leave=False):
         if t > 0:
             tic = time.perf_counter()
-            giant_step(student, teacher, sampler, n=s.n, eta=eta, step=t,
-                       preprocess=s.preprocess, normalize=s.normalize)
+            parts = giant_step(student, teacher, sampler, n=s.n, eta=eta, step=t, preprocess=s.preprocess,
+                               normalize=s.normalize, groups=s.noise_groups)
+            noise.add_step(parts, group_sizes, data.generator(s.seed, "null", t))
             step_seconds.append(time.perf_counter() - tic)
         tic = time.perf_counter()
         errors = ridge_readout(student, teacher, sampler, n_train=s.n_train, n_test=s.n_test,
@@ -85,17 +91,22 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if not np.isfinite([errors.train_error, errors.test_error]).all():
             raise DivergenceError(t, "readout errors")
         delta = student.W - W0
-        alignment = update_alignment(delta, teacher.w_star, frames)
+        update = update_alignment(delta, teacher.w_star, frames, noise)
+        size = alignment(student.W, teacher.w_star)
+        learned = update.learned_dims(s.threshold)
         steps.append(
             {
                 "t": t,
                 "test_error": errors.test_error,
                 "train_error": errors.train_error,
-                "update_snr": alignment.snr.tolist(),
-                "singular_values": alignment.singular_values.tolist(),
-                "null_levels": alignment.null_levels.tolist(),
-                "learned_dims": alignment.learned_dims(s.threshold),
-                "learned_directions": alignment.directions.tolist(),
+                "update_snr": update.snr.tolist(),
+                "singular_values": update.singular_values.tolist(),
+                "null_levels": update.null_levels.tolist(),
+                "null_levels_frames": update.null_levels_frames.tolist(),
+                "learned_dims": learned,
+                "learned_directions": update.directions.tolist(),
+                "alignment": size.tolist(),
+                "aligned_dims": aligned_dims(size, s.align_threshold, learned),
                 "overlap": overlap_matrix(student.W, teacher.w_star).tolist(),
             }
         )

@@ -67,6 +67,9 @@ class ReadoutSchema:
 class MetricsSchema:
     threshold: float = MISSING
     n_null: int = MISSING
+    noise_groups: int = MISSING
+    noise_replicates: int = MISSING
+    align_threshold: float = MISSING
     n_neurons: int = MISSING
 
 

@@ -13,6 +13,7 @@ pass over the same batch.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import torch
@@ -60,32 +61,58 @@ def label_shift(teacher: Teacher, sampler: Sampler, n: int, purpose: str, step: 
     return LabelShift(total / n, (moment / n).to(sampler.dtype))
 
 
-def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step: int,
-             shift: LabelShift) -> torch.Tensor:
-    """``(1/n) sum_nu (y_nu - f(z_nu)) ((a/sqrt(p)) ⊙ sigma'(W z_nu)) z_nu^T``: ``(p, d)``.
+def group_bounds(n: int, groups: int) -> torch.Tensor:
+    """First sample index of each of ``groups`` contiguous groups of ``n`` samples, and ``n``:
+    ``(groups + 1,)``. Group ``g`` holds samples ``bounds[g] <= nu < bounds[g+1]``, sizes
+    differing by at most one; the groups depend on ``n`` only, not on the chunks."""
+    return torch.div(torch.arange(groups + 1) * n, groups, rounding_mode="floor")
 
-    Minus the gradient of ``L = (1/2n) sum (y - f)^2`` with respect to ``W``.
-    Per-chunk products are summed in float64.
+
+def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step: int,
+             shift: LabelShift, groups: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(1/n) sum_nu (y_nu - f(z_nu)) ((a/sqrt(p)) ⊙ sigma'(W z_nu)) z_nu^T``: ``(p, d)``,
+    and its per-group parts in teacher coordinates, ``(groups, p, r)``.
+
+    The first is minus the gradient of ``L = (1/2n) sum (y - f)^2`` with respect to ``W``.
+    The second splits the same sum over ``groups`` contiguous groups of samples
+    (:func:`group_bounds`) and projects each part on the teacher basis ``Q = W*^T``, so that
+    ``parts.sum(0) == gradient @ Q`` up to rounding; it costs ``r/d`` of the gradient's flops
+    and lets :class:`giantstep.metrics.TeacherNoise` estimate the sampling noise of the
+    update along the teacher. Per-chunk products are summed in float64.
     """
     p, d = student.W.shape
+    r = teacher.w_star.shape[0]
     total = torch.zeros(p, d, dtype=torch.float64, device=sampler.device)
+    parts = torch.zeros(groups, p, r, dtype=torch.float64, device=sampler.device)
+    bounds = group_bounds(n, groups).tolist()
+    first = 0
     for z in sampler.chunks(n, d, "train", step, progress=f"step {step}"):
         pre = student.preactivations(z)
         coefficients = student.activation.derivative(pre)
         residual = teacher.labels(z) - shift(z) - student.output(pre, overwrite=True)
-        total += (coefficients.mul_(residual[:, None]).T @ z).to(torch.float64)
+        coefficients.mul_(residual[:, None])
+        total += (coefficients.T @ z).to(torch.float64)
+        along_teacher = z @ teacher.w_star.T  # (m, r)
+        last = first + z.shape[0]
+        for g in range(bisect_right(bounds, first) - 1, bisect_left(bounds, last)):
+            start, stop = max(bounds[g], first) - first, min(bounds[g + 1], last) - first
+            parts[g] += (coefficients[start:stop].T @ along_teacher[start:stop]).to(torch.float64)
+        first = last
     # the factor a_i / sqrt(p) of row i, once for the whole sum
-    return total * (student.a.to(torch.float64) / (n * math.sqrt(p)))[:, None]
+    scale = (student.a.to(torch.float64) / (n * math.sqrt(p)))[:, None]
+    return total * scale, parts * scale
 
 
 def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, eta: float,
-               step: int, preprocess: str, normalize: bool) -> None:
+               step: int, preprocess: str, normalize: bool, groups: int = 1) -> torch.Tensor:
     """Take step number ``step`` (1-based) in place on ``student.W``.
 
-    Raises :class:`DivergenceError` if the gradient or the new weights are not finite.
+    Returns the update's per-group parts in teacher coordinates, ``eta`` times the parts of
+    :func:`gradient`: ``(groups, p, r)``. Raises :class:`DivergenceError` if the gradient or
+    the new weights are not finite.
     """
     shift = label_shift(teacher, sampler, n, "train", step) if preprocess == "remove_linear" else NO_SHIFT
-    update = gradient(student, teacher, sampler, n, step, shift)
+    update, parts = gradient(student, teacher, sampler, n, step, shift, groups)
     if not torch.isfinite(update).all():
         raise DivergenceError(step, "gradient")
     W = student.W.to(torch.float64) + eta * update
@@ -95,3 +122,4 @@ def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, 
     if not torch.isfinite(W).all():
         raise DivergenceError(step, "weights")
     student.W = W
+    return eta * parts
