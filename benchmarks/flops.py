@@ -8,12 +8,15 @@ to blocks of 1024). Per chunk it multiplies
 - ``gradient``: ``C^T @ z``, ``(p, m) x (m, d)`` -- the giant step's sum;
 - ``gram``: ``F^T @ F``, ``(p, m) x (m, p)`` -- the readout's ``p x p`` system;
 - ``moments``: ``y @ z`` and ``y @ F``, ``(1, m) x (m, d or p)`` -- label moments
-  (preprocessing) and the readout's ``F^T y``.
+  (preprocessing) and the readout's ``F^T y``;
+- ``noise``: ``z @ W*^T`` and, per group of samples, ``C_g^T @ (z_g W*^T)``, ``(m, d) x (d, r)``
+  and ``(p, m) x (m, r)`` -- the step's parts in teacher coordinates, for the noise along the
+  teacher (``r/d`` of the gradient's flops).
 
 Passes of one run with ``T`` steps (``pre`` = 1 with preprocessing, else 0):
 
 - each step: ``pre`` label-moment pass (labels, moments) and one gradient pass
-  (labels, features, gradient) over ``n`` samples;
+  (labels, features, gradient, noise) over ``n`` samples;
 - each readout ``t = 0..T``: ``pre`` label-moment pass (labels, moments) and one pass
   (labels, features, gram, moments) over ``n_train`` samples, then one test pass
   (labels, features) over ``n_test``.
@@ -28,7 +31,7 @@ at the test's toy size with 8 null frames, far less at benchmark sizes.
 
 from __future__ import annotations
 
-KINDS = ("labels", "features", "gradient", "gram", "moments")
+KINDS = ("labels", "features", "gradient", "gram", "moments", "noise")
 
 # How the engine computes the readout, as of this writing (tests/test_benchmark.py checks
 # the count against torch's flop counter on a real run, so a change in the engine shows):
@@ -44,6 +47,7 @@ def shapes(m: int, d: int, p: int, r: int) -> dict[str, tuple[int, int, int]]:
         "gradient": (p, m, d),
         "gram": (p, m, p),
         "moments": (1, m, p),
+        "noise": (p, m, r),
     }
 
 
@@ -81,4 +85,5 @@ def engine_flops(*, n: int, d: int, p: int, r: int, steps: int, n_train: int, n_
         "gradient": 2.0 * steps * n * p * d,
         "gram": (steps + 1) * gram_flops(n_train, p, gram_blocks),
         "moments": moment_flops,
+        "noise": 2.0 * steps * n * r * (d + p),
     }

@@ -247,7 +247,7 @@ def matmul_rates(m: int, d: int, p: int, r: int, device: torch.device,
 
     z, W, w_star, C = randn(m, d), randn(p, d), randn(r, d), randn(m, p)
     operands = {"labels": (z, w_star.T), "features": (z, W.T), "gradient": (C.T, z),
-                "gram": (C.T, C), "moments": (randn(1, m), C)}
+                "gram": (C.T, C), "moments": (randn(1, m), C), "noise": (C.T, randn(m, r))}
     rates = {}
     for kind, (left, right) in operands.items():
         rows, inner, cols = shapes(m, d, p, r)[kind]

@@ -45,7 +45,8 @@ def he3_noise(w_star: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tens
     xi = (z1**3 - 3 * z1) / math.sqrt(6)
     delta = torch.outer(c, xi @ z) / N
     bounds = group_bounds(N, G).tolist()
-    parts = torch.stack([torch.outer(c, xi[a:b] @ (z[a:b] @ w_star.T)) / N for a, b in zip(bounds, bounds[1:])])
+    parts = torch.stack([torch.outer(c, xi[a:b] @ (z[a:b] @ w_star.T)) / N
+                         for a, b in zip(bounds, bounds[1:])])
     return delta, parts
 
 
@@ -74,8 +75,8 @@ def test_the_bootstrap_noise_level_matches_the_noise_over_fresh_batches(teacher_
     w_star, _ = teacher_and_frames
     over_batches = np.mean([np.linalg.norm((he3_noise(w_star, seed)[0] @ w_star.T).numpy(), ord=2)
                             for seed in range(200)])
-    from_one_batch = np.mean([float(torch.linalg.matrix_norm(noise_of(he3_noise(w_star, seed)[1], seed).replicates,
-                                                              ord=2).mean()) for seed in range(5)])
+    replicates = [noise_of(he3_noise(w_star, seed)[1], seed).replicates for seed in range(5)]
+    from_one_batch = np.mean([float(torch.linalg.matrix_norm(one, ord=2).mean()) for one in replicates])
     assert from_one_batch == pytest.approx(over_batches, rel=0.15)
 
 
@@ -161,7 +162,9 @@ def test_alignment_is_one_per_direction_the_weights_lie_along(teacher_and_frames
     assert alignment(mixed, w_star).numpy() == pytest.approx([1.0, 0.0, 0.0], abs=1e-12)
 
 
-@pytest.mark.parametrize(("values", "learned", "dims"),
-                         [([0.5, 0.2, 0.01], 3, 2), ([0.5, 0.2, 0.1], 1, 1), ([0.5, 0.2, 0.1], 0, 0)])
-def test_aligned_dims_needs_a_learned_direction_of_size_above_the_threshold(values, learned, dims):
-    assert aligned_dims(torch.tensor(values), 0.05, learned) == dims
+@pytest.mark.parametrize(("values", "learned", "d", "dims"),
+                         [([0.5, 0.2, 0.01], 3, 1000, 2), ([0.5, 0.2, 0.1], 1, 1000, 1),
+                          ([0.5, 0.2, 0.1], 0, 1000, 0), ([0.5, 0.06, 0.04], 3, 25, 1)])
+def test_aligned_dims_needs_a_learned_direction_above_its_initial_level(values, learned, d, dims):
+    """At d = 25 the initial level is 0.04: 0.06 exceeds it by less than the margin 0.05."""
+    assert aligned_dims(torch.tensor(values), 0.05, learned, d) == dims

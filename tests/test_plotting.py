@@ -105,15 +105,31 @@ def test_every_figure_has_a_builder(theory):
 
 
 def test_staircase_climb_marks_runs_not_within_t():
-    fig = plotting.staircase_climb_figure(staircase_climb())
-    v3, s3 = fig.axes[:2]
-    assert v3.get_title().startswith("V3:") and s3.get_title().startswith("S3:")
-    assert [t.get_text() for t in v3.get_yticklabels()][-1] == ">6"
-    assert 3.0 in horizontal_levels(v3)  # the relu-aware prediction
-    assert any("never 3 directions" in text.get_text() for text in s3.texts)
-    medians = {marker: np.concatenate([line.get_ydata() for line in s3.get_lines()
-                                       if line.get_marker() == marker]) for marker in ("o", "^")}
-    assert medians["o"].size == 0 and set(medians["^"]) == {7.5}  # every S3 median in the band above T
-    assert {r"$n = 4\,d$ per step", r"$n = 16\,d$ per step", "median not within T = 6",
+    fig = plotting.staircase_climb_figure(staircase_climb(v3_stuck=True))
+    panels = {ax.get_title().split(":")[0]: ax for ax in fig.axes[:4]}
+    assert list(panels) == ["V3", "C", "S3", "N"]  # V3 first, then in the order of the labels
+    v3, n, s3, c = (panels[k] for k in ("V3", "N", "S3", "C"))
+    assert "predicted stuck at 1" in n.get_title() and "t = 2" in c.get_title()
+    assert [t.get_text() for t in v3.get_yticklabels()][-1] == ">8"
+    assert 3.0 in horizontal_levels(v3) and 2.0 in horizontal_levels(c)  # relu-aware predictions
+    assert any("never 3" in text.get_text() for text in s3.texts)
+
+    def medians(ax, marker):
+        markers = [line for line in ax.get_lines() if line.get_marker() == marker]
+        points = [line.get_ydata() for line in markers if line.get_linestyle() == "None"]
+        return sorted(set(np.concatenate(points)))
+
+    assert medians(v3, "o") == [9.5]  # V3 never aligned: every median in the band above T
+    assert medians(v3, "s") == [3.0]  # but learned (detectable) at t = 3
+    assert medians(n, "o") == [5.0, 6.0, 7.0]
+    assert {"aligned (O(1) overlap)", "learned (detectable, SNR)",
             "predicted, relu-aware"} <= legend_texts(fig)
     assert "p = 256" in fig._suptitle.get_text()
+
+
+def test_figure1_fit_circles_the_chosen_setting():
+    runs = pd.concat([learning_curves(levels_off=off).assign(p=p) for p, off in ((64, 0.0), (256, 0.08))])
+    fig = plotting.figure1_fit_figure(runs)
+    assert len(fig.axes) == 6 and fig.axes[0].get_title() == "A, T = 0"
+    assert "chosen p = 64" in fig._suptitle.get_text()
+    assert {"paper ± 0.05", "chosen setting"} <= legend_texts(fig)

@@ -1,10 +1,11 @@
-"""The paper's claims at small scale (PAPER.md §6), each run through the engine in seconds.
+"""The paper's claims at small scale (docs/method.md §6), each run through the engine in seconds.
 
 Unless noted: d = 128, p = 512, ReLU, rademacher second layer, eta = 2p, one trajectory per
-seed. Margins come from our own measurements over several seeds, quoted next to each test
-("measured: ..."); the tests use seeds 0-2 where a run is cheap. Each claim is a predicate
-on the run's metrics, and ``test_broken_runs_fail_the_claims`` shows that a run in which
-no step is taken fails them.
+seed. "Learned" is the calibrated test of docs/method.md §5 (update SNR against the noise
+along the teacher). Margins come from our own measurements over seeds 0-11, quoted next to
+each test ("measured: ..."); the tests use seeds 0-2 where a run is cheap. Each claim is a
+predicate on the run's metrics; ``test_broken_runs_fail_the_claims`` shows that a run in which
+no step is taken fails them, and the ReLU control fails against the uncalibrated level.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def alignment(metrics, k: int, direction: np.ndarray, t: int = -1) -> float:
 
 
 def one_direction_along_v_star(metrics) -> bool:
-    """C1 after the last step: one strong direction along (1,1)/sqrt(2), the other at noise level."""
+    """C1 after the last step: one direction above the threshold along (1,1)/sqrt(2), the
+    other at noise level."""
     s = snr(metrics)
-    return s[0] > 5 and s[1] < 2.5 and alignment(metrics, 0, U) > 0.93
+    return s[0] > 3.0 and s[1] < 1.6 and alignment(metrics, 0, U) > 0.93
 
 
 def gd_beats_random_features(metrics) -> bool:
@@ -54,7 +56,7 @@ def gd_beats_random_features(metrics) -> bool:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c1_one_step_learns_one_direction_along_v_star(seed):
-    """B, n = 4d, one step. Measured over seeds 0-11: snr_1 7.5-9.0, snr_2 1.15-1.81,
+    """B, n = 4d, one step. Measured over seeds 0-11: snr_1 3.69-6.23, snr_2 0.79-1.21,
     |<dir_1, (1,1)/sqrt 2>| >= 0.959."""
     metrics, _ = run("target=two_stair", "train.alpha=4", "train.steps=1", seed=seed)
     assert one_direction_along_v_star(metrics), snr(metrics)
@@ -63,42 +65,57 @@ def test_c1_one_step_learns_one_direction_along_v_star(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c4_two_stair_second_direction_at_step_two(seed):
-    """B, n = 4d (the engine issue's run), two steps: learned dims 0, 1, 2. Measured over seeds
-    0-11: learned dims 0, 1, 2 in every seed; snr_2 1.15-1.81 after step 1 and 3.74-4.95 after
-    step 2 (at least 2.7 x its step-1 value); |<dir_2, (1,-1)/sqrt 2>| >= 0.987."""
-    metrics, _ = run("target=two_stair", "train.alpha=4", "train.steps=2", seed=seed)
+    """B, n = 16d, two steps: learned dims 0, 1, 2, the second direction along (1,-1)/sqrt 2.
+    Measured over seeds 0-11: learned dims 0, 1, 2 in every seed; snr_2 1.1-1.5 after step 1
+    and 5.29-6.29 after step 2; |<dir_2, (1,-1)/sqrt 2>| >= 0.990; its alignment 0.061-0.084
+    after step 2 (aligned: above 1/d + 0.02)."""
+    metrics, _ = run("target=two_stair", "train.alpha=16", "train.steps=2", seed=seed)
     assert [step["learned_dims"] for step in metrics["steps"]] == [0, 1, 2], [snr(metrics, t) for t in (1, 2)]
-    assert snr(metrics, 2)[1] > 2.0 * snr(metrics, 1)[1]
+    assert snr(metrics, 2)[1] > 2.5 * snr(metrics, 1)[1]
     assert alignment(metrics, 1, U_PRIME, t=2) > 0.95
+    assert metrics["steps"][2]["aligned_dims"] == 2
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_c4_two_stair_at_n_4d_needs_a_third_step_to_show_its_second_direction(seed):
+    """B, n = 4d, three steps. Against the noise along the teacher, the second direction's SNR
+    after step 2 is 2.29-3.26 (learned in 3 of seeds 0-11: the noise along (1,-1)/sqrt 2 is
+    1.5-1.8 times that of random directions), and 3.31-5.07 after step 3 (learned in all)."""
+    metrics, _ = run("target=two_stair", "train.alpha=4", "train.steps=3", seed=seed)
+    assert [step["learned_dims"] for step in metrics["steps"]][:2] == [0, 1]
+    assert metrics["steps"][3]["learned_dims"] == 2, snr(metrics, 3)
+    assert 1.8 < snr(metrics, 2)[1] < 3.8
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c4_staircase3_gains_z2_and_never_z3(seed):
-    """S3 = z1 + z1 z2 + z1 z2 z3, n = 4d, three steps. Measured over seeds 0-11: snr_2 after
-    step 3 4.26-6.11 with |dir_2 . e_2| >= 0.955; snr_3 <= 1.05 at every step."""
-    metrics, _ = run("target=staircase3", "train.alpha=4", "train.steps=3", seed=seed)
-    assert snr(metrics, 3)[1] > 3.0 and alignment(metrics, 1, np.eye(3)[1], t=3) > 0.9
-    assert all(snr(metrics, t)[2] < 1.5 for t in (1, 2, 3))
+    """S3 = z1 + z1 z2 + z1 z2 z3, n = 16d, three steps. Measured over seeds 0-11: snr_2 after
+    step 3 6.12-7.11 with |dir_2 . e_2| >= 0.988; snr_3 <= 0.91 at every step."""
+    metrics, _ = run("target=staircase3", "train.alpha=16", "train.steps=3", seed=seed)
+    assert snr(metrics, 3)[1] > 4.5 and alignment(metrics, 1, np.eye(3)[1], t=3) > 0.95
+    assert all(snr(metrics, t)[2] < 1.6 for t in (1, 2, 3))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c4_no_staircase_has_no_second_direction_by_step_three(seed):
-    """N = z1 + z2 z3, n = 4d, three steps. Measured over seeds 0-11: snr_1 after step 1
-    7.5-9.6; snr_2 after step 3 1.68-2.47 (it creeps up: 1.1, 1.6, 2.1 on average over
-    steps 1-3, and crosses 3 after 5-6 steps; see the staircase_climb table)."""
+    """N = z1 + z2 z3, n = 4d, three steps. Measured over seeds 0-11: snr_1 after step 3
+    5.67-7.58; snr_2 after step 3 0.88-1.32 (it creeps up over many more steps; see the
+    staircase_climb table)."""
     metrics, _ = run("target=no_staircase", "train.alpha=4", "train.steps=3", seed=seed)
     assert snr(metrics, 1)[0] > 3.0
-    assert all(snr(metrics, t)[1] < 3.0 for t in (1, 2, 3)), [snr(metrics, t) for t in (1, 2, 3)]
+    assert all(snr(metrics, t)[1] < 2.2 for t in (1, 2, 3)), [snr(metrics, t) for t in (1, 2, 3)]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_a_direction_absent_from_the_target_stays_at_noise_level(seed):
+def test_a_direction_absent_from_the_target_is_never_learned_nor_aligned(seed):
     """z1 + 0 z2: the second teacher direction is not in the target, so its SNR measures the
-    calibration of the null levels (PAPER.md §5: not-learned directions sit at 0.5-1.5).
-    Measured over seeds 0-11, n = 4d, three steps: snr_2 0.60-0.97, learned dims 0, 1, 1, 1."""
-    metrics, _ = run("target=custom", "target.expr=z1 + 0*z2", "train.alpha=4", "train.steps=3", seed=seed)
-    assert all(0.4 < snr(metrics, t)[1] < 1.3 for t in (1, 2, 3)), [snr(metrics, t) for t in (1, 2, 3)]
-    assert [step["learned_dims"] for step in metrics["steps"]] == [0, 1, 1, 1]
+    calibration of the noise level (not-learned directions sit near 1). Measured over seeds
+    0-11, n = 4d, six steps: snr_2 0.62-0.85, its alignment at most 0.0080 (1/d = 0.0078),
+    learned and aligned dims 0, 1, 1, 1, 1, 1, 1."""
+    metrics, _ = run("target=custom", "target.expr=z1 + 0*z2", "train.alpha=4", "train.steps=6", seed=seed)
+    assert all(0.4 < snr(metrics, t)[1] < 1.3 for t in range(1, 7)), [snr(metrics, t) for t in range(1, 7)]
+    assert [step["learned_dims"] for step in metrics["steps"]] == [0, 1, 1, 1, 1, 1, 1]
+    assert [step["aligned_dims"] for step in metrics["steps"]] == [0, 1, 1, 1, 1, 1, 1]
 
 
 # ---------------------------------------------------------------------------- C7, C2
@@ -118,37 +135,61 @@ def test_c7_step_one_rows_on_the_quarter_slope(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_c2_second_direction_appears_only_near_kappa_two(seed):
     """B, one step, preprocessing, eta = 10 sqrt(n p) (scenario=single_step). Measured over
-    seeds 0-11: snr_2 0.98-1.38 at kappa = 1.25, 6.40-7.59 at kappa = 2."""
+    seeds 0-11: snr_2 0.73-1.12 at kappa = 1.25, 3.23-3.95 at kappa = 2 (ratio >= 3.1)."""
     low, _ = run("scenario=single_step", "target=two_stair", "train.kappa=1.25", seed=seed)
     high, _ = run("scenario=single_step", "target=two_stair", "train.kappa=2", "readout.n_train=2000",
                   seed=seed)
-    assert snr(low)[1] < 2.0 and snr(high)[1] > 4.0, (snr(low), snr(high))
+    assert snr(low)[1] < 1.6 and snr(high)[1] > 2.8, (snr(low), snr(high))
+    assert snr(high)[1] > 2.2 * snr(low)[1]
 
 
 # ---------------------------------------------------------------------------- C3
 
 
-def hard(activation: str, kappa: float):
-    """One step on He3(z1)/sqrt 6 (scenario=hard_direction: symmetric init, eta = p d),
-    d = 32, p = 256; a small readout (the SNR does not depend on it)."""
+def hard(activation: str, kappa: float, seed: int = 0) -> dict:
+    """The step t = 1 of one step on He3(z1)/sqrt 6 (scenario=hard_direction: symmetric init,
+    eta = p d), d = 32, p = 256; a small readout (the SNR does not depend on it)."""
     metrics, _ = experiment(resolve(compose([
         "scenario=hard_direction", f"student.activation={activation}", "d=32", "p=256",
-        f"train.kappa={kappa}", "readout.n_train=2000", "readout.n_test=1000", "seed=0",
+        f"train.kappa={kappa}", "readout.n_train=2000", "readout.n_test=1000", f"seed={seed}",
     ])))
-    return snr(metrics)[0]
+    return metrics["steps"][1]
 
 
-def test_c3_tanh_sees_the_hard_direction_above_kappa_three():
-    """Measured over seeds 0-7: tanh snr 2.6-6.9 at kappa = 2.5 and 18.4-22.2 at kappa = 4
-    (ratio >= 3.0)."""
-    assert hard("tanh", 4.0) > 2 * hard("tanh", 2.5)
+def frames_snr(step: dict) -> float:
+    """The first SNR against random frames orthogonal to the teacher (uncalibrated)."""
+    return step["singular_values"][0] / step["null_levels_frames"][0]
 
 
-def test_c3_relu_control_stays_flat():
-    """Measured over seeds 0-7: ReLU snr 1.9-4.5 at kappa = 2.5 and 1.6-3.8 at kappa = 4
-    (ratio 0.55-1.25): the noise level of this heavy-tailed target, no signal."""
-    at_4, at_25 = hard("relu", 4.0), hard("relu", 2.5)
-    assert at_4 < 2 * at_25 and at_4 < 5.0
+@pytest.mark.parametrize("seed", SEEDS)
+def test_c3_tanh_sees_the_hard_direction_above_kappa_three(seed):
+    """Measured over seeds 0-5: tanh snr 1.07-2.82 at kappa = 2.5 (never learned), 5.03-8.51
+    at 3.5 and 11.9-16.2 at 4 (always learned)."""
+    assert hard("tanh", 2.5, seed)["learned_dims"] == 0
+    assert hard("tanh", 3.5, seed)["learned_dims"] == 1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_c3_relu_control_is_never_learned_and_the_random_frame_level_would_say_otherwise(seed):
+    """ReLU receives no signal from He3. Measured over kappa 2.5-4 and seeds 0-5: snr 0.59-1.80
+    against the noise along the teacher (learned in 0 of 24 runs); 1.72-4.58 against random
+    frames, which would count 8 of the 24 as learned (at kappa = 3: seed 2, 4.58)."""
+    steps = [hard("relu", kappa, seed) for kappa in (2.5, 3.0)]
+    assert all(step["learned_dims"] == 0 and step["update_snr"][0] < 2.2 for step in steps)
+    # the deliberately broken measurement: the random-frame level is sqrt(7) too low along z1
+    assert all(frames_snr(step) > 1.8 * step["update_snr"][0] for step in steps)
+    if seed == 2:
+        assert frames_snr(steps[1]) > 3.0  # "learned" by the broken measurement
+
+
+@pytest.mark.slow
+def test_c3_acceptance_grid_relu_never_tanh_always_above_three_and_a_half():
+    """The full grid: kappa 2.5, 3, 3.5, 4 and seeds 0-5, both students (48 runs, ~40 s)."""
+    for kappa in (2.5, 3.0, 3.5, 4.0):
+        for seed in range(6):
+            assert hard("relu", kappa, seed)["learned_dims"] == 0, (kappa, seed)
+            if kappa >= 3.5:
+                assert hard("tanh", kappa, seed)["learned_dims"] == 1, (kappa, seed)
 
 
 # ---------------------------------------------------------------------------- C5

@@ -20,7 +20,8 @@ from giantstep.plans import load_plan
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-PLANS = ["learning_curves", "cosines", "single_step", "hard_direction", "staircase", "staircase_climb"]
+PLANS = ["learning_curves", "figure1", "cosines", "single_step", "hard_direction", "staircase",
+         "staircase_climb"]
 
 
 def snakemake(workdir: Path, *args: str, src: Path | None = None) -> subprocess.CompletedProcess:

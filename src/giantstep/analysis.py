@@ -2,10 +2,14 @@
 
 Columns of :func:`runs_table` (``R`` = the largest ``r`` among the runs):
 plan, cell, seed, target, expr, r, d, p, n, kappa (``log n / log d``), activation,
-symmetric, preprocess, lr_rule, lr_scale, eta, ridge, n_train, n_test, steps (``T``), t,
-test_error, train_error, learned_dims, snr_1..snr_R, dir1_z1..dirR_zR (learned directions
-in teacher coordinates), predicted_dims, predicted_dims_generic, floor, floor_generic,
-linear_kernel_error, variance. Timings are left out on purpose: a table depends only on
+symmetric, preprocess, lr_rule, lr_scale, eta, ridge, n_train, n_test, steps (``T``),
+threshold and align_threshold (the run's own ``metrics.*``), t, test_error, train_error,
+learned_dims (update SNR above the threshold), aligned_dims (learned and of size at least
+align_threshold), snr_1..snr_R (against the noise along the teacher), snr_frames_1..snr_R
+(against random frames, for comparison), align_1..align_R (eigenvalues of the overlap
+matrix), dir1_z1..dirR_zR (learned directions in teacher coordinates), predicted_dims,
+predicted_dims_generic, floor, floor_generic, linear_kernel_error, variance. Timings are left
+out on purpose: a table depends only on
 the runs' results, so reruns and other machines give byte-identical tables.
 
 Columns of :func:`neurons_table`: plan, cell, seed, target, t, neuron, a,
@@ -44,13 +48,14 @@ def runs_table(metric_paths: list[Path], runs_root: Path) -> pd.DataFrame:
             "lr_scale": cfg["train"]["lr"]["scale"], "eta": m["eta"], "ridge": cfg["readout"]["ridge"],
             "n_train": cfg["readout"]["n_train"] or m["n"], "n_test": cfg["readout"]["n_test"],
             "steps": cfg["train"]["steps"],
+            "threshold": cfg["metrics"]["threshold"], "align_threshold": cfg["metrics"]["align_threshold"],
             "linear_kernel_error": theory["linear_kernel_error"], "variance": theory["variance"],
         }
         for step in m["steps"]:
             t = step["t"]
             row = base | {
                 "t": t, "test_error": step["test_error"], "train_error": step["train_error"],
-                "learned_dims": step["learned_dims"],
+                "learned_dims": step["learned_dims"], "aligned_dims": step["aligned_dims"],
                 "predicted_dims": _at(theory.get("predicted_dims"), t),
                 "predicted_dims_generic": _at(theory.get("predicted_dims_generic"), t),
                 "floor": _at(theory.get("floors"), t),
@@ -58,6 +63,11 @@ def runs_table(metric_paths: list[Path], runs_root: Path) -> pd.DataFrame:
             }
             for k, snr in enumerate(step["update_snr"], start=1):
                 row[f"snr_{k}"] = snr
+            frames = zip(step["singular_values"], step["null_levels_frames"])
+            for k, (value, level) in enumerate(frames, start=1):
+                row[f"snr_frames_{k}"] = value / level if level > 0 else 0.0
+            for k, size in enumerate(step["alignment"], start=1):
+                row[f"align_{k}"] = size
             for k, direction in enumerate(step["learned_directions"], start=1):
                 for j, value in enumerate(direction, start=1):
                     row[f"dir{k}_z{j}"] = value

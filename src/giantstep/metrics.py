@@ -26,7 +26,8 @@ eigenvalues of the overlap matrix ``O = (1/p) sum_i m_i m_i^T``, ``m_i = Q^T w_i
 principal teacher directions. The eigenvalues are rotation invariant: a direction learned
 only in a fixed combination with another (every neuron's ``z3`` part proportional to its
 ``z1`` part) adds no eigenvalue. A direction counts as *aligned* when it is learned and its
-eigenvalue is at least ``metrics.align_threshold`` (:func:`aligned_dims`).
+eigenvalue exceeds its initial level ``1/d`` by at least ``metrics.align_threshold``
+(:func:`aligned_dims`).
 """
 
 from __future__ import annotations
@@ -132,15 +133,17 @@ def alignment(W: torch.Tensor, w_star: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(overlap_matrix(W, w_star)).flip(0)
 
 
-def aligned_dims(alignment_values: torch.Tensor, threshold: float, learned: int) -> int:
+def aligned_dims(alignment_values: torch.Tensor, threshold: float, learned: int, d: int) -> int:
     """The number of directions that are learned (``learned`` leading ones, detectable
-    above the noise) *and* whose alignment (descending) is at least ``threshold``.
+    above the noise) *and* whose alignment (descending) exceeds its initial level ``1/d`` by
+    at least ``threshold``: a margin that does not shrink with ``d``, so "aligned" means an
+    ``O(1)`` mean squared cosine at every size.
 
     Both are needed: a huge step can align the weights with a teacher direction by noise
     alone (the ReLU control of the hard direction reaches mean cos^2 0.14 at d = 32 with
     no signal), and a detectable direction may still be far from an ``O(1)`` alignment.
     """
-    return min(learned, _leading(alignment_values >= threshold))
+    return min(learned, _leading(alignment_values - 1 / d >= threshold))
 
 
 def teacher_projections(W: torch.Tensor, w_star: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

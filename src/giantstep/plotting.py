@@ -9,8 +9,9 @@ with fixed metadata, so unchanged tables give byte-identical files.
 - :func:`single_step_figure` (C1, C2): update SNR and test error vs ``kappa`` after one step.
 - :func:`hard_direction_figure` (C3): update SNR along ``z1`` vs ``kappa``, tanh and ReLU.
 - :func:`staircase_figure` (C4): learned dims per step, measured vs predicted.
-- :func:`staircase_climb_figure` (C4): steps until all directions are learned, vs ``d`` per
-  ``alpha = n / d``.
+- :func:`staircase_climb_figure` (C4): steps until 3 (C: 2) directions are aligned and
+  learned, vs ``d``.
+- :func:`figure1_fit_figure` (C5): the Figure 1 sweep over width and step size.
 
 Input columns are those of :mod:`giantstep.analysis` and :mod:`giantstep.claims`.
 """
@@ -30,9 +31,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from giantstep.claims import (
+    LEVEL_TOLERANCE,
     PAPER_FIGURE1,
     PAPER_KAPPA,
+    SCALING_TARGETS,
     climb_summary,
+    figure1_fit,
     label,
     learned_threshold,
     target_order,
@@ -286,7 +290,9 @@ def single_step_figure(runs: pd.DataFrame, threshold: float) -> Figure:
 @_styled
 def hard_direction_figure(runs: pd.DataFrame, threshold: float, leap: float) -> Figure:
     """Update SNR along ``z1`` after one step vs ``kappa``, one panel per activation (tanh,
-    then the ReLU control), seeds as dots, mean ± sd; the predicted onset ``kappa = leap``."""
+    then the ReLU control), seeds as dots, mean ± sd; the predicted onset ``kappa = leap``.
+    Grey: the same singular values against random frames orthogonal to the teacher, the
+    level that misses the stronger noise along ``z1``."""
     step = runs[runs["t"] == 1]
     activations = sorted(step["activation"].unique(), key=lambda a: (a != "tanh", a))
     fig = Figure(figsize=(10, 4.3), layout="constrained")
@@ -297,13 +303,17 @@ def hard_direction_figure(runs: pd.DataFrame, threshold: float, leap: float) -> 
         ax.scatter(one["kappa"], one["snr_1"], s=14, color=colors[activation], alpha=0.5, lw=0,
                    label="one seed")
         _band(ax, _mean_sd(one, "kappa", "snr_1"), "kappa", colors[activation], "mean ± sd")
+        if "snr_frames_1" in one:
+            frames = _mean_sd(one, "kappa", "snr_frames_1")
+            ax.plot(frames["kappa"], frames["mean"], color="0.55", ls="--", marker="s", ms=3, lw=1.2,
+                    label="against random frames (uncalibrated)")
         ax.axvline(leap, color="black", ls="--", lw=1.2,
                    label=rf"predicted onset $\kappa$ = leap index = {leap:g}")
         ax.axhline(threshold, color="black", ls=":", lw=1.5, label=f"learned threshold ({threshold:g})")
         role = "sees order 3" if activation == "tanh" else "control" if activation == "relu" else ""
         _log_y(ax)
         ax.set(xlabel=KAPPA, title=f"{activation} student" + (f" ({role})" if role else ""))
-    axes[0].set_ylabel(r"update SNR along $z_1$ after one step")
+    axes[0].set_ylabel(r"update SNR along $z_1$ after one step" "\n(against the noise along the teacher)")
     axes[0].legend(loc="upper left", frameon=True)
     symmetric = "symmetric init, " if step["symmetric"].all() else ""
     fig.suptitle(f"Hard direction (C3), {title(step['target'].iloc[0])}: {symmetric}" + _settings(step),
@@ -352,72 +362,98 @@ def staircase_figure(runs: pd.DataFrame) -> Figure:
     return fig
 
 
-CLIMB_ROLES = {"visible_staircase3": r"ReLU sees $z_3$", "staircase3": r"control: ReLU never sees $z_3$",
-               "no_staircase": "predicted stuck at 1"}
-
-
 @_styled
 def staircase_climb_figure(runs: pd.DataFrame) -> Figure:
-    """Steps until every teacher direction is learned (the first ``t`` with ``r`` learned
-    directions) vs ``d``, one panel per target and one line per ``alpha = n / d``: median over
-    seeds, bars from the fastest to the slowest seed. A run that does not get there within
-    ``T`` is drawn in the shaded band above ``T`` (open triangles where the median is there);
-    the activation-aware prediction is the dashed black line, or said at the foot of the panel
-    when the recursion never gets there."""
+    """The climb vs ``d``, one panel per target (V3, then N, S3, C): the first step at which
+    the timed number of directions (3; 2 for C) is *aligned* (filled, median over seeds with
+    bars from the fastest to the slowest seed) and *learned* (detectable, open and lighter).
+    A run that does not get there within ``T`` is drawn in the shaded band above ``T``; the
+    activation-aware prediction is the dashed line, or said at the foot of the panel."""
     summary = climb_summary(runs)
+    summary = summary[summary["alpha"] == summary["alpha"].max()]
     targets = list(dict.fromkeys(summary["target"]))  # V3 first, then the controls
-    alphas = sorted(summary["alpha"].unique())
     dims = sorted(summary["d"].unique())
     T = int(summary["T"].max())
     top = T + 1.5  # where "not within T" is drawn
-    colors = dict(zip(alphas, sns.color_palette("mako_r", len(alphas) + 1)[1:]))
-    shifts = dict(zip(alphas, np.linspace(-0.09, 0.09, len(alphas)) if len(alphas) > 1 else [0.0]))
-    fig = Figure(figsize=(4.3 * len(targets), 4.4), layout="constrained")
+    colors = {"aligned": "#1b7837", "learned": "#a6dba0"}
+    shifts = {"aligned": 0.04, "learned": -0.04}
+    fig = Figure(figsize=(3.7 * len(targets), 4.5), layout="constrained")
     axes = fig.subplots(1, len(targets), sharey=True, squeeze=False)[0]
     for ax, target in zip(axes, targets):
-        one = summary[summary["target"] == target]
+        one = summary[summary["target"] == target].sort_values("d")
+        level = int(one["level"].iloc[0])
         ax.axhspan(T + 0.75, T + 2.25, color="0.92", lw=0, zorder=0)
-        for alpha in alphas:
-            rows = one[one["alpha"] == alpha].sort_values("d")
-            if rows.empty:
-                continue
-            x = rows["d"].to_numpy(float) * 2.0 ** shifts[alpha]
-            y = np.where(np.isfinite(rows["median_steps"]), rows["median_steps"], top)
-            low = np.where(np.isfinite(rows["min_steps"]), rows["min_steps"], top)
-            high = np.where(np.isfinite(rows["max_steps"]), rows["max_steps"], top)
-            color = colors[alpha]
-            ax.plot(x, y, color=color, lw=1.4, alpha=0.8)
-            ax.vlines(x, low, high, color=color, lw=1.6)
-            reached = np.isfinite(rows["median_steps"]).to_numpy()
-            ax.plot(x[reached], y[reached], "o", ms=6, color=color)
-            ax.plot(x[~reached], y[~reached], "^", ms=8, mfc="white", mec=color, mew=1.6)
+        for measure in ("learned", "aligned"):
+            x = one["d"].to_numpy(float) * 2.0 ** shifts[measure]
+            y, low, high = (np.where(np.isfinite(one[f"{measure}_{k}"]), one[f"{measure}_{k}"], top)
+                            for k in ("median", "min", "max"))
+            color = colors[measure]
+            ax.plot(x, y, color=color, lw=1.4)
+            ax.vlines(x, low, high, color=color, lw=1.8)
+            ax.plot(x, y, "o" if measure == "aligned" else "s", ms=6, color=color,
+                    mfc=color if measure == "aligned" else "white", mew=1.6,
+                    label="aligned (O(1) overlap)" if measure == "aligned" else "learned (detectable, SNR)")
         predicted = one["predicted_at"].dropna()
         if not predicted.empty:
             ax.axhline(predicted.min(), color="black", ls="--", lw=1.3,
                        label=f"predicted, {runs['activation'].iloc[0]}-aware")
         else:
-            ax.text(0.5, 0.1, f"{runs['activation'].iloc[0]}-aware prediction:\nnever "
-                    f"{int(one['level'].iloc[0])} directions", transform=ax.transAxes, ha="center",
-                    va="center", fontsize=9, color="0.3")
+            ax.text(0.5, 0.08, f"{runs['activation'].iloc[0]}-aware prediction: never {level}",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3")
         ax.set_xscale("log", base=2)
         ax.set_xticks(dims, [str(d) for d in dims])
         ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
-        ax.set_xlim(dims[0] / 1.35, dims[-1] * 1.35)
-        ax.set(xlabel="input dimension d",
-               title=f"{title(target)}\n({CLIMB_ROLES[target]})" if target in CLIMB_ROLES else title(target))
-    level = int(summary["level"].max())
-    axes[0].set_ylabel(f"first step t with {level} learned directions")
+        ax.set_xlim(dims[0] / 1.4, dims[-1] * 1.4)
+        role = SCALING_TARGETS.get(target, ("",))[0]
+        ax.set(xlabel="input dimension d", ylabel=f"first step t with {level} directions",
+               title=f"{title(target)}\n({role})" if role else title(target))
+        ax.yaxis.set_tick_params(labelleft=True)
     axes[0].set_ylim(0.4, T + 2.25)
-    axes[0].set_yticks(list(range(1, T + 1)) + [top], [str(t) for t in range(1, T + 1)] + [f">{T}"])
-    handles = {rf"$n = {alpha:g}\,d$ per step": mpl.lines.Line2D([], [], color=colors[alpha], marker="o",
-                                                                 ms=6, lw=1.4) for alpha in alphas}
-    handles[f"median not within T = {T}"] = mpl.lines.Line2D([], [], color="0.4", marker="^", ms=8,
-                                                              mfc="white", mew=1.6, lw=0)
-    handles |= _handles(axes)
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles),
-               frameon=False)
-    fig.suptitle(f"Staircase climb (C4): steps until all {level} teacher directions are learned, "
+    axes[0].set_yticks(list(range(1, T + 1, 2 if T > 8 else 1)) + [top],
+                       [str(t) for t in range(1, T + 1, 2 if T > 8 else 1)] + [f">{T}"])
+    handles = _handles(axes)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(f"Staircase climb vs d (C4), n = {summary['alpha'].max():g} d per step: "
                  + _settings(runs, ("p",), "median and range"), fontsize=10)
+    return fig
+
+
+@_styled
+def figure1_fit_figure(runs: pd.DataFrame) -> Figure:
+    """The ``figure1`` sweep: test error at kappa = 2.25 vs width ``p/d`` (log scale), one
+    line per step size ``eta = c p``, one panel per target and reading ``T = 0, 1, 6``; the
+    paper's reading as a grey band of ± the level tolerance, the chosen setting circled."""
+    fit = figure1_fit(runs)
+    chosen = fit.iloc[0]
+    at = runs[np.isclose(runs["kappa"], PAPER_KAPPA, atol=0.01)]
+    scales = sorted(at["lr_scale"].unique())
+    colors = dict(zip(scales, sns.color_palette("flare", len(scales))))
+    fig = Figure(figsize=(10, 6.2), layout="constrained")
+    axes = fig.subplots(2, 3, sharex=True, squeeze=False)
+    for row, target in zip(axes, ("hermite_124", "two_stair")):
+        for ax, T in zip(row, (0, 1, 6)):
+            one = at[(at["target"] == target) & (at["t"] == T)].assign(p_over_d=lambda f: f["p"] / f["d"])
+            ax.set(title=f"{label(target)}, T = {T}", xlabel="width p / d" if target == "two_stair" else "")
+            if one.empty:
+                ax.text(0.5, 0.5, f"T = {T} not run at this scale", transform=ax.transAxes, ha="center")
+                continue
+            for scale in scales:
+                _band(ax, _mean_sd(one[one["lr_scale"] == scale], "p_over_d", "test_error"), "p_over_d",
+                      colors[scale], r"$\eta$ = " + LR_RULES[one["lr_rule"].iloc[0]].format(c=f"{scale:g}"))
+            reading = PAPER_FIGURE1[target][T]
+            low, high = reading if isinstance(reading, tuple) else (reading, reading)
+            ax.axhspan(low - LEVEL_TOLERANCE, high + LEVEL_TOLERANCE, color="0.85", lw=0, zorder=0,
+                       label=f"paper ± {LEVEL_TOLERANCE:g}")
+            ax.plot(chosen["p_over_d"], chosen[f"{label(target)}_T{T}"], "o", ms=13, mfc="none", mec="black",
+                    mew=1.4, label="chosen setting")
+            ax.set_xscale("log", base=2)
+        row[0].set_ylabel(rf"test error at $\kappa$ = {PAPER_KAPPA:g}")
+    handles = _handles(axes.ravel())
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(f"Figure 1's setting (C5): d = {int(chosen['d'])}, chosen p = {int(chosen['p'])}, "
+                 r"$\eta$ = " + LR_RULES[chosen["lr_rule"]].format(c=f"{chosen['lr_scale']:g}")
+                 + f" (largest distance to a reading {chosen['max_distance']:.3f}); "
+                 + _settings(at, ("d",)), fontsize=10)
     return fig
 
 
@@ -439,4 +475,5 @@ FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], Figure]] = {
     "hard_direction": _hard_direction,
     "staircase": lambda tables: staircase_figure(tables["runs"]),
     "staircase_climb": lambda tables: staircase_climb_figure(tables["runs"]),
+    "figure1": lambda tables: figure1_fit_figure(tables["runs"]),
 }

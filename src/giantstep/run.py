@@ -106,7 +106,7 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 "learned_dims": learned,
                 "learned_directions": update.directions.tolist(),
                 "alignment": size.tolist(),
-                "aligned_dims": aligned_dims(size, s.align_threshold, learned),
+                "aligned_dims": aligned_dims(size, s.align_threshold, learned, s.d),
                 "overlap": overlap_matrix(student.W, teacher.w_star).tolist(),
             }
         )

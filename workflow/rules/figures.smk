@@ -115,6 +115,23 @@ use rule figure_learning_curves as figure_staircase_climb with:
         figure="staircase_climb",
 
 
+use rule figure_learning_curves as figure_figure1 with:
+    input:
+        runs=f"{TABLES}/figure1_runs.csv",
+        code=PLOTTING_CODE,
+    output:
+        pdf=f"{FIGURES}/figure1.pdf",
+        png=report(
+            f"{FIGURES}/figure1.png",
+            caption="../report/figure1.rst",
+            category="Figures",
+        ),
+    log:
+        f"{RESULTS}/logs/figures/figure1.log",
+    params:
+        figure="figure1",
+
+
 # A figure is built when the plan it needs is in the workflow config.
 BUILT_FIGURES = [name for name, plan in FIGURE_PLANS.items() if plan in PLANS]
 FINAL.extend(

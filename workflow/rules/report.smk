@@ -8,6 +8,7 @@ REPORT_TABLES = {
         key: path
         for key, (plan, path) in {
             "comparison": ("learning_curves", f"{TABLES}/learning_curves_vs_paper.csv"),
+            "figure1": ("figure1", f"{TABLES}/figure1.csv"),
             "staircase_table": ("staircase", f"{TABLES}/staircase.csv"),
             "staircase": ("staircase", f"{TABLES}/staircase_runs.csv"),
             "climb_table": ("staircase_climb", f"{TABLES}/staircase_climb.csv"),

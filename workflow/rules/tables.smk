@@ -86,6 +86,18 @@ use rule table_theory as table_learning_curves_vs_paper with:
         table="learning_curves_vs_paper",
 
 
+use rule table_theory as table_figure1 with:
+    input:
+        runs=f"{TABLES}/figure1_runs.csv",
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/figure1", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/figure1.log",
+    params:
+        table="figure1",
+
+
 use rule table_theory as table_settings with:
     input:
         **RUNS_TABLES,
@@ -119,6 +131,7 @@ FINAL.extend(
         "staircase": "staircase" in PLANS,
         "staircase_climb": "staircase_climb" in PLANS,
         "learning_curves_vs_paper": "learning_curves" in PLANS,
+        "figure1": "figure1" in PLANS,
         "settings": True,
         "claims": True,
     }.items()
