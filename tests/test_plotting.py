@@ -107,7 +107,7 @@ def test_every_figure_has_a_builder(theory):
 def test_staircase_climb_marks_runs_not_within_t():
     fig = plotting.staircase_climb_figure(staircase_climb(v3_stuck=True))
     panels = {ax.get_title().split(":")[0]: ax for ax in fig.axes[:4]}
-    assert list(panels) == ["V3", "C", "S3", "N"]  # V3 first, then in the order of the labels
+    assert list(panels) == ["V3", "N", "S3", "C"]  # in the order of claims.SCALING_TARGETS
     v3, n, s3, c = (panels[k] for k in ("V3", "N", "S3", "C"))
     assert "predicted stuck at 1" in n.get_title() and "t = 2" in c.get_title()
     assert [t.get_text() for t in v3.get_yticklabels()][-1] == ">8"

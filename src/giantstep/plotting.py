@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from functools import wraps
 from pathlib import Path
 
@@ -371,7 +372,8 @@ def staircase_climb_figure(runs: pd.DataFrame) -> Figure:
     activation-aware prediction is the dashed line, or said at the foot of the panel."""
     summary = climb_summary(runs)
     summary = summary[summary["alpha"] == summary["alpha"].max()]
-    targets = list(dict.fromkeys(summary["target"]))  # V3 first, then the controls
+    present = list(dict.fromkeys(summary["target"]))
+    targets = [t for t in SCALING_TARGETS if t in present] + [t for t in present if t not in SCALING_TARGETS]
     dims = sorted(summary["d"].unique())
     T = int(summary["T"].max())
     top = T + 1.5  # where "not within T" is drawn
@@ -447,13 +449,19 @@ def figure1_fit_figure(runs: pd.DataFrame) -> Figure:
             ax.plot(chosen["p_over_d"], chosen[f"{label(target)}_T{T}"], "o", ms=13, mfc="none", mec="black",
                     mew=1.4, label="chosen setting")
             ax.set_xscale("log", base=2)
+            ratios = sorted(at["p"].unique() / at["d"].iloc[0])
+            ax.set_xticks(ratios, [f"{Fraction(r).limit_denominator(64)}" for r in ratios])
+            ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
         row[0].set_ylabel(rf"test error at $\kappa$ = {PAPER_KAPPA:g}")
     handles = _handles(axes.ravel())
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), frameon=False)
-    fig.suptitle(f"Figure 1's setting (C5): d = {int(chosen['d'])}, chosen p = {int(chosen['p'])}, "
-                 r"$\eta$ = " + LR_RULES[chosen["lr_rule"]].format(c=f"{chosen['lr_scale']:g}")
-                 + f" (largest distance to a reading {chosen['max_distance']:.3f}); "
-                 + _settings(at, ("d",)), fontsize=10)
+    seeds = at["seed"].nunique()
+    fig.suptitle(f"Figure 1's setting (C5), d = {int(chosen['d'])}, " + rf"$\kappa$ = {PAPER_KAPPA:g}: chosen "
+                 f"p = {int(chosen['p'])}, " + r"$\eta$ = "
+                 + LR_RULES[chosen["lr_rule"]].format(c=f"{chosen['lr_scale']:g}")
+                 + f", largest distance to a reading {chosen['max_distance']:.3f}; ridge "
+                 + ", ".join(f"{v:g}" for v in sorted(at["ridge"].unique()))
+                 + f", {seeds} seed{'s' if seeds > 1 else ''} (mean ± sd)", fontsize=10)
     return fig
 
 
