@@ -106,7 +106,9 @@ def _rank_matched_levels(noise: torch.Tensor, directions: torch.Tensor) -> torch
     ``noise: (B, p, r)`` restricted to the columns ``k..r`` of ``directions: (r, r)``."""
     r = directions.shape[1]
     rotated = noise @ directions
-    return torch.stack([torch.linalg.matrix_norm(rotated[..., k:], ord=2).mean() for k in range(r)])
+    gram = rotated.transpose(-2, -1) @ rotated  # (B, r, r): top singular value^2 = top eigenvalue
+    return torch.stack([torch.linalg.eigvalsh(gram[:, k:, k:])[:, -1].clamp_min(0).sqrt().mean()
+                        for k in range(r)])
 
 
 def update_alignment(delta: torch.Tensor, w_star: torch.Tensor, frames: torch.Tensor,
