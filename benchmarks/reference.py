@@ -1,6 +1,6 @@
 """A plain numpy float64 reference of one point of the single-step learning curve.
 
-Written from PAPER.md §2–§3 in the style of the authors' notebooks: every sample set is
+Written from docs/method.md §1–§3 in the style of the authors' notebooks: every sample set is
 materialised (``Z: (n, d)``, features ``(n, p)``), one full-batch giant step with label
 preprocessing, and a ridge readout solved through the ``p x p`` system, at ``t = 0``
 (random features) and ``t = 1``, each tested on the same fresh test set. It is the

@@ -1,6 +1,6 @@
 """Benchmark the engine against the numpy reference; write ``results/benchmarks/<machine>.*``.
 
-What it measures (issue 6), each as a goal printed met / not met:
+What it measures, each as a goal printed met / not met:
 
 1. side by side at ``d = 512, p = 1024, n = d^2``, target A, preprocessing,
    ``eta = 10 sqrt(n p)``, ``1e5`` test points: ``--repeats`` alternating runs of the

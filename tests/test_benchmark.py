@@ -1,4 +1,4 @@
-"""The benchmark (issue 6): the numpy reference's mathematics, the flop count, the workflow
+"""The benchmark: the numpy reference's mathematics, the flop count, the workflow
 overhead arithmetic, and the driver end to end at toy sizes (``--quick``)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def small_problem(d=6, p=5, n=9, seed=0):
 
 
 def test_reference_gradient_is_the_per_sample_sum():
-    """``gradient_step`` = the sum of PAPER.md §3 written neuron by neuron, sample by sample."""
+    """``gradient_step`` = the sum of docs/method.md §2 written neuron by neuron, sample by sample."""
     problem, Z, y = small_problem()
     W, a = problem.W0, problem.a
     p, n = len(a), len(y)

@@ -1,4 +1,4 @@
-"""Interruption and concurrency (issue 7): a run or a workflow killed with SIGKILL leaves no
+"""Interruption and concurrency: a run or a workflow killed with SIGKILL leaves no
 completion marker, and resuming it gives exactly the results of an uninterrupted one;
 ``--cores 2`` gives the tables of ``--cores 1``; workflows in two directories run side by side.
 

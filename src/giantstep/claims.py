@@ -1,4 +1,4 @@
-"""The paper's claims C1–C7 (PAPER.md §6) judged on the workflow's tidy tables.
+"""The paper's claims C1–C7 (docs/method.md §6) judged on the workflow's tidy tables.
 
 Every claim is a list of *checks*; each check states its rule, the numbers it rests on and
 whether it passed. A check is of the claim's *shape* (who learns what, when, which way a
@@ -36,7 +36,7 @@ from giantstep.targets import Target
 from giantstep.theory import WithoutLinearPart, population_gradient, smoothed_derivative, theory_summary
 from giantstep.theory_cli import load_target
 
-# Short names of the named targets (PAPER.md §6), used in every figure and table.
+# Short names of the named targets (docs/method.md §6), used in every figure and table.
 TARGET_LABELS = {
     "hermite_124": "A",
     "two_stair": "B",

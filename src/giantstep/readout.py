@@ -1,4 +1,4 @@
-"""Ridge readout on the student's features, and its train and test errors (PAPER.md §3.4).
+"""Ridge readout on the student's features, and its train and test errors (docs/method.md §3).
 
 Features ``F = sigma(Z W^T) / sqrt(p)`` of a fresh training set; the second layer is
 

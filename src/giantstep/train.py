@@ -1,4 +1,4 @@
-"""Giant full-batch gradient steps on the first layer ``W`` (PAPER.md §3).
+"""Giant full-batch gradient steps on the first layer ``W`` (docs/method.md §2).
 
 One step on a fresh batch of ``n`` samples, with ``a`` fixed:
 
@@ -25,7 +25,7 @@ from giantstep.targets import Teacher
 
 
 def learning_rate(rule: str, scale: float, *, n: int, d: int, p: int) -> float:
-    """``eta`` for a rule of PAPER.md §3: ``c``, ``c p``, ``c p sqrt(n/d)`` or ``c sqrt(n p)``."""
+    """``eta`` for a rule of docs/method.md §2: ``c``, ``c p``, ``c p sqrt(n/d)`` or ``c sqrt(n p)``."""
     factor = {
         "constant": 1.0,
         "p": p,
