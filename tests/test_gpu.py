@@ -1,0 +1,24 @@
+"""The CUDA path: the same run on the GPU and on the CPU agrees within the float32 rounding of
+the seeded inputs (samples are drawn on the CPU, so both see the same data). Skipped without
+CUDA, the only test that may skip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from giantstep.config import resolve
+from giantstep.run import experiment
+from giantstep.schema import compose
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_matches_the_cpu_run():
+    overrides = ["target=two_stair", "d=64", "p=128", "train.alpha=8", "train.steps=2", "readout.n_test=4000"]
+    cpu, _ = experiment(resolve(compose([*overrides, "device=cpu"])))
+    cuda, _ = experiment(resolve(compose([*overrides, "device=cuda"])))
+    for a, b in zip(cpu["steps"], cuda["steps"]):
+        assert b["learned_dims"] == a["learned_dims"]
+        assert b["test_error"] == pytest.approx(a["test_error"], rel=1e-3)
+        assert b["update_snr"] == pytest.approx(a["update_snr"], rel=1e-3, abs=1e-6)
