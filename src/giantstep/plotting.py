@@ -456,8 +456,8 @@ def figure1_fit_figure(runs: pd.DataFrame) -> Figure:
     handles = _handles(axes.ravel())
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), frameon=False)
     seeds = at["seed"].nunique()
-    fig.suptitle(f"Figure 1's setting (C5), d = {int(chosen['d'])}, " + rf"$\kappa$ = {PAPER_KAPPA:g}: chosen "
-                 f"p = {int(chosen['p'])}, " + r"$\eta$ = "
+    fig.suptitle(f"Figure 1's setting (C5), d = {int(chosen['d'])}, "
+                 + rf"$\kappa$ = {PAPER_KAPPA:g}: chosen p = {int(chosen['p'])}, " + r"$\eta$ = "
                  + LR_RULES[chosen["lr_rule"]].format(c=f"{chosen['lr_scale']:g}")
                  + f", largest distance to a reading {chosen['max_distance']:.3f}; ridge "
                  + ", ".join(f"{v:g}" for v in sorted(at["ridge"].unique()))
