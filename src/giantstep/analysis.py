@@ -1,5 +1,11 @@
 """Tidy tables from run artifacts: one row per run and step, or per run, step and neuron.
 
+Every run is checked first (:func:`check_run`): a run that is not whole, or not the run of
+the cell it is filed under (made by hand with other overrides, say), stops the table with
+one line naming the file (:class:`DamagedRunError`) instead of entering it. The workflow
+applies the same check before it builds its DAG (:func:`repair_runs`), removing what fails
+so that it is recomputed.
+
 Columns of :func:`runs_table` (``R`` = the largest ``r`` among the runs):
 plan, cell, seed, target, expr, r, d, p, n, kappa (``log n / log d``), activation,
 symmetric, preprocess, lr_rule, lr_scale, eta, ridge, n_train, n_test, steps (``T``),
@@ -20,10 +26,181 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
+
+from giantstep.plans import resolved_digest
+
+RUN_FILES = ("metrics.json", "arrays.npz", "config.yaml")  # what one run writes, metrics.json last
+TOP_KEYS = ("config", "theory", "steps", "n", "eta")
+THEORY_KEYS = ("r", "linear_kernel_error", "variance")
+STEP_KEYS = ("t", "test_error", "train_error", "learned_dims", "aligned_dims", "update_snr",
+             "singular_values", "null_levels_frames", "alignment", "learned_directions")
+ARRAYS = ("weight_cosines", "update_cosines", "teacher_projection", "norm_outside", "a")
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class DamagedRunError(ValueError):
+    """A run that is not whole, or not the run of the cell it is filed under; the message is
+    one line: the file, then what is wrong with it."""
+
+
+def check_run(metrics_path: Path, digest: str) -> dict:
+    """The ``metrics.json`` document of one run, once checked; :class:`DamagedRunError` if not.
+
+    Checked: valid JSON holding every key the tables read, finite numbers only, one step per
+    ``t = 0..T``, the seed of its ``seed=<s>`` folder, the config of its cell (``digest``, the
+    cell's :func:`giantstep.plans.config_digest`), and beside it a readable ``arrays.npz``
+    with one entry per step and ``config.yaml`` holding the same config.
+    """
+    metrics = _read_metrics(metrics_path)
+    problem = _metrics_problem(metrics, metrics_path.parent.name, digest)
+    if problem:
+        raise DamagedRunError(f"{metrics_path}: {problem}")
+    _check_arrays(metrics_path.with_name("arrays.npz"), len(metrics["steps"]))
+    _check_config_file(metrics_path.with_name("config.yaml"), metrics["config"])
+    return metrics
+
+
+def _read_metrics(path: Path) -> dict:
+    try:
+        metrics = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DamagedRunError(f"{path}: missing") from None
+    except OSError as error:
+        raise DamagedRunError(f"{path}: cannot be read ({error.strerror})") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise DamagedRunError(f"{path}: not valid JSON, truncated? ({error})") from None
+    if not isinstance(metrics, dict):
+        raise DamagedRunError(f"{path}: not a JSON object")
+    return metrics
+
+
+def _metrics_problem(metrics: dict, folder: str, digest: str) -> str | None:
+    """What is wrong with a ``metrics.json`` document of the run in ``folder``, or None."""
+    missing = [key for key in TOP_KEYS if key not in metrics]
+    if missing:
+        return f"no '{missing[0]}'"
+    config, theory, steps = metrics["config"], metrics["theory"], metrics["steps"]
+    if not (isinstance(config, dict) and isinstance(theory, dict) and isinstance(steps, list)):
+        return "'config', 'theory' or 'steps' has the wrong type"
+    bad = _non_finite(metrics)
+    if bad:
+        return f"{bad} is not a finite number"
+    if folder != f"seed={config.get('seed')}":
+        return f"seed {config.get('seed')} in a folder {folder}"
+    if resolved_digest(config) != digest:
+        return (f"not the config of its cell (digest {resolved_digest(config)}, the cell's {digest}): "
+                "made with other overrides, or before conf/ changed")
+    return _steps_problem(steps, config["train"]["steps"]) or next(
+        (f"no 'theory.{key}'" for key in THEORY_KEYS if key not in theory), None)
+
+
+def _steps_problem(steps: list, expected: int) -> str | None:
+    if len(steps) != expected + 1:
+        return f"{len(steps)} steps, expected {expected + 1} (t = 0..{expected})"
+    for t, step in enumerate(steps):
+        if not isinstance(step, dict) or step.get("t") != t:
+            return f"steps[{t}] is not the step t = {t}"
+        missing = [key for key in STEP_KEYS if key not in step]
+        if missing:
+            return f"no 'steps[{t}].{missing[0]}'"
+    return None
+
+
+def _non_finite(value, where: str = "") -> str | None:
+    """Where in a JSON document the first non-finite number is (``steps[1].test_error``), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where or "the document")
+    if isinstance(value, dict):
+        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    return next((found for name, item in items if (found := _non_finite(item, name))), None)
+
+
+def _check_arrays(path: Path, steps: int) -> None:
+    """``arrays.npz`` readable, with every array, one entry per step and finite values."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            missing = [key for key in ARRAYS if key not in stored.files]
+            arrays = {key: stored[key] for key in ARRAYS if key not in missing}
+    except FileNotFoundError:
+        raise DamagedRunError(f"{path}: missing") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DamagedRunError(f"{path}: cannot be read ({error or type(error).__name__})") from None
+    if missing:
+        raise DamagedRunError(f"{path}: no array '{missing[0]}'")
+    shape = arrays["update_cosines"].shape
+    shapes = {"weight_cosines": shape, "teacher_projection": shape, "norm_outside": shape[:2],
+              "a": shape[1:2]}
+    if len(shape) != 3 or shape[0] != steps or any(arrays[k].shape != v for k, v in shapes.items()):
+        raise DamagedRunError(f"{path}: arrays of shapes {[arrays[k].shape for k in ARRAYS]}, "
+                              f"not {steps} steps of (neurons, r)")
+    bad = [key for key in ARRAYS if not np.isfinite(arrays[key]).all()]
+    if bad:
+        raise DamagedRunError(f"{path}: '{bad[0]}' holds non-finite values")
+
+
+def _check_config_file(path: Path, config: dict) -> None:
+    try:
+        written = yaml.load(path.read_text(), Loader=YAML_LOADER)
+    except FileNotFoundError:
+        raise DamagedRunError(f"{path}: missing") from None
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise DamagedRunError(f"{path}: cannot be read ({type(error).__name__})") from None
+    if written != config:
+        raise DamagedRunError(f"{path}: not the config in metrics.json beside it")
+
+
+def repair_runs(runs: Mapping[Path, str], tables: Sequence[Path], remove: bool) -> list[str]:
+    """Make the workflow recompute every run of a plan that fails :func:`check_run`.
+
+    ``runs`` maps each run's ``metrics.json`` to its cell's digest; ``tables`` are the
+    plan's tables built from them. A run that fails, its files are removed, and so are the
+    tables once any run fails or is missing: Snakemake does not rebuild a missing file
+    whose downstream outputs exist, so without them it would keep the tables as they are.
+    A run with no ``metrics.json`` keeps the files it has (they may be a run in progress;
+    its job removes them). With ``remove`` false (a dry run) nothing is removed.
+    Returns one line per damaged run, naming it and what is wrong.
+    """
+    lines, stale = [], False
+    for path, digest in runs.items():
+        if not path.exists():
+            stale = True
+            if any(path.with_name(name).exists() for name in RUN_FILES):
+                lines.append(f"{path.parent}: incomplete, no metrics.json (deleted, or the run was killed)")
+            continue
+        try:
+            check_run(path, digest)
+        except DamagedRunError as error:
+            stale = True
+            lines.append(str(error))
+            if remove:
+                for name in RUN_FILES:
+                    path.with_name(name).unlink(missing_ok=True)
+    if stale and remove:
+        for table in tables:
+            table.unlink(missing_ok=True)
+    return lines
+
+
+def _checked_runs(metric_paths: list[Path], runs_root: Path,
+                  digests: Mapping[str, str]) -> Iterator[tuple[Path, str, str, int, dict]]:
+    """``(path, plan, cell, seed, metrics)`` of each run, sorted by path, each checked against
+    the digest of its cell (``digests``: cell path -> digest)."""
+    for path in sorted(map(Path, metric_paths)):
+        plan, cell, seed = _run_key(path, runs_root)
+        if cell not in digests:
+            raise DamagedRunError(f"{path}: '{cell}' is not a cell of plan '{plan}'")
+        yield path, plan, cell, seed, check_run(path, digests[cell])
 
 
 def _run_key(path: Path, runs_root: Path) -> tuple[str, str, int]:
@@ -32,12 +209,11 @@ def _run_key(path: Path, runs_root: Path) -> tuple[str, str, int]:
     return parts[0], "/".join(parts[1:-1]), int(parts[-1].removeprefix("seed="))
 
 
-def runs_table(metric_paths: list[Path], runs_root: Path) -> pd.DataFrame:
-    """One row per run and step ``t = 0..T`` (see the module docstring for the columns)."""
+def runs_table(metric_paths: list[Path], runs_root: Path, digests: Mapping[str, str]) -> pd.DataFrame:
+    """One row per run and step ``t = 0..T`` (see the module docstring for the columns);
+    ``digests`` maps each cell path to its digest, against which each run is checked."""
     rows = []
-    for path in sorted(map(Path, metric_paths)):
-        m = json.loads(path.read_text())
-        plan, cell, seed = _run_key(path, runs_root)
+    for _, plan, cell, seed, m in _checked_runs(metric_paths, runs_root, digests):
         cfg, theory = m["config"], m["theory"]
         base = {
             "plan": plan, "cell": cell, "seed": seed,
@@ -79,12 +255,12 @@ def _at(values: list | None, t: int):
     return None if values is None else values[t]
 
 
-def neurons_table(metric_paths: list[Path], runs_root: Path) -> pd.DataFrame:
-    """One row per run, step and saved neuron, from each run's ``arrays.npz``."""
+def neurons_table(metric_paths: list[Path], runs_root: Path, digests: Mapping[str, str]) -> pd.DataFrame:
+    """One row per run, step and saved neuron, from each run's ``arrays.npz`` (runs checked
+    as in :func:`runs_table`)."""
     frames = []
-    for path in sorted(map(Path, metric_paths)):
-        plan, cell, seed = _run_key(path, runs_root)
-        target = json.loads(path.read_text())["config"]["target"]["name"]
+    for path, plan, cell, seed, m in _checked_runs(metric_paths, runs_root, digests):
+        target = m["config"]["target"]["name"]
         with np.load(path.parent / "arrays.npz", allow_pickle=False) as arrays:
             steps, k, r = arrays["update_cosines"].shape
             t, neuron = np.meshgrid(np.arange(steps), np.arange(k), indexing="ij")

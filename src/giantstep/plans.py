@@ -17,7 +17,12 @@ The seeds are the same for every plan at a scale, in ``conf/reproduce/_seeds.yam
 that one workflow rule can declare a cell's per-seed outputs.
 A *cell* is one combination of grid values; its runs (one per seed) live in
 ``results/<scale>/runs/<plan>/<key>=<value>/.../seed=<seed>/`` with the keys of the
-grid in order (the last component of a dotted key: ``train.kappa`` -> ``kappa``).
+grid in order (the last component of a dotted key: ``train.kappa`` -> ``kappa``). A key or
+value with characters outside ``[A-Za-z0-9._+-]`` (a quoted expression, say) is written as
+those of its characters that are safe plus a hash of the whole: ``expr=He3_z1_sqrt_6-dd188acc``.
+Plan values reach the CLI as arguments of a process started without a shell, so they
+are data: Hydra parses them, and a value it cannot parse stops the workflow with one line
+before any job starts.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ import hashlib
 import itertools
 import json
 import os
-import shlex
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from giantstep import ENGINE_VERSION
 from giantstep.errors import ConfigError
@@ -39,7 +46,11 @@ from giantstep.schema import REPO, compose
 
 PLAN_DIR = REPO / "conf" / "reproduce"
 SCALES = ("smoke", "quick", "paper")
-NOT_IN_DIGEST = ("threads", "hydra")  # do not change results
+# Left out of a cell's digest: threads, hydra and limits (which only refuse a run before it
+# starts) do not change results, and the seeds of a cell are given by the workflow (each
+# run's own seed is checked against its path instead).
+NOT_IN_DIGEST = ("threads", "hydra", "limits", "seed")
+SAFE_NAME = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -49,12 +60,24 @@ class Cell:
     path: str
     overrides: tuple[str, ...]
 
-    def arguments(self, seeds: tuple[int, ...], cell_dir: str) -> str:
-        """Shell-quoted CLI arguments that run this cell's seeds into ``cell_dir/seed=<seed>/``."""
-        return shlex.join(  # Hydra needs a value holding '=' in quotes
-            ["-m", *self.overrides, "seed=" + ",".join(map(str, seeds)),
-             f"hydra.sweep.dir='{cell_dir}'", "hydra.sweep.subdir='seed=${seed}'"]
-        )
+    def arguments(self, seeds: tuple[int, ...], cell_dir: str) -> list[str]:
+        """CLI arguments that run this cell's seeds into ``cell_dir/seed=<seed>/``: one list
+        item per argument, for a process started without a shell."""
+        return ["-m", *self.overrides, "seed=" + ",".join(map(str, seeds)),
+                f"hydra.sweep.dir={hydra_quoted(cell_dir)}", "hydra.sweep.subdir='seed=${seed}'"]
+
+
+def hydra_quoted(text: str) -> str:
+    """``text`` as a Hydra override value that Hydra and OmegaConf read back as ``text``.
+
+    Single quotes, with a backslash before each quote and doubled backslashes before a
+    quote or at the end (Hydra's quoted strings), and ``${`` escaped (OmegaConf would
+    read it as an interpolation).
+    """
+    text = re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", text)
+    text = re.sub(r"(\\*)'", lambda m: m[1] * 2 + "\\'", text)
+    text = re.sub(r"(\\+)$", lambda m: m[1] * 2, text)
+    return f"'{text}'"
 
 
 @dataclass(frozen=True)
@@ -72,7 +95,19 @@ class Plan:
 
 
 def _segment(key: str, value) -> str:
-    return f"{key.rsplit('.', 1)[-1]}={value}"
+    """``<key>=<value>``: the path component of one grid value (see the module docstring)."""
+    return f"{path_name(key.rsplit('.', 1)[-1])}={path_name(str(value))}"
+
+
+def path_name(text: str) -> str:
+    """``text`` when it is a safe file name part (up to 64 of ``[A-Za-z0-9._+-]``); otherwise
+    its safe characters (runs of others become ``_``) and 8 hex digits of its SHA-256, so that
+    two texts give two names and no name holds ``/``, quotes, ``=`` or shell syntax."""
+    if SAFE_NAME.fullmatch(text):
+        return text
+    readable = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_")[:40]
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{readable}-{digest}" if readable else digest
 
 
 def available_plans() -> list[str]:
@@ -121,19 +156,33 @@ def load_plan(name: str, scale: str) -> Plan:
 
 
 def config_digest(overrides: tuple[str, ...]) -> str:
-    """Digest of the composed config of ``overrides`` (less what cannot change results)
-    and of :data:`giantstep.ENGINE_VERSION`: a run is redone exactly when it changes."""
-    cfg = OmegaConf.to_container(compose(overrides), resolve=True, enum_to_str=True)
-    for key in NOT_IN_DIGEST:
-        cfg.pop(key, None)
-    text = yaml.safe_dump({"engine_version": ENGINE_VERSION, "config": cfg}, sort_keys=True)
+    """:func:`resolved_digest` of the config ``giantstep <overrides>`` runs with: a cell is
+    redone exactly when it changes. Overrides that Hydra cannot read raise a one-line
+    :class:`ConfigError`, worded as the CLI words it."""
+    try:
+        config = compose(overrides)
+    except (HydraException, OmegaConfBaseException) as error:
+        from giantstep.cli import one_line  # here: the CLI module registers its Hydra app
+
+        raise ConfigError(one_line(error)) from None
+    return resolved_digest(OmegaConf.to_container(config, resolve=True, enum_to_str=True))
+
+
+def resolved_digest(config: dict) -> str:
+    """Digest of a resolved config (less :data:`NOT_IN_DIGEST`) and of
+    :data:`giantstep.ENGINE_VERSION`. Also the digest of a run's ``metrics.json["config"]``,
+    so a run can be checked against the cell it is filed under."""
+    kept = {key: value for key, value in config.items() if key not in NOT_IN_DIGEST}
+    text = json.dumps({"engine_version": ENGINE_VERSION, "config": kept}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _conf_fingerprint() -> str:
-    """Hash of every file that composition reads: ``conf/**`` and the schema's source."""
+    """Hash of every file a digest depends on: ``conf/**``, the schema's source, and this
+    module's (a digest computed another way must not be taken from the cache)."""
     sha = hashlib.sha256(str(ENGINE_VERSION).encode())
-    for path in sorted((REPO / "conf").rglob("*.yaml")) + [REPO / "src" / "giantstep" / "schema.py"]:
+    sources = [REPO / "src" / "giantstep" / name for name in ("schema.py", "plans.py")]
+    for path in sorted((REPO / "conf").rglob("*.yaml")) + sources:
         sha.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
     return sha.hexdigest()
 

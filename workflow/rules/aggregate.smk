@@ -1,15 +1,17 @@
 rule aggregate:
-    """Tidy table of one plan: a row per run and step."""
+    """Tidy table of one plan: a row per run and step. Each run is checked against its
+    cell first (giantstep.analysis.check_run)."""
     input:
         lambda wc: run_outputs(wc.plan),
     output:
-        f"{RESULTS}/tables/{{plan}}_runs.csv",
+        PLAN_TABLES["runs"],
     log:
         f"{RESULTS}/logs/aggregate/{{plan}}_runs.log",
     conda:
         ENVIRONMENT
     params:
         runs_root=f"{RESULTS}/runs",
+        digests=lambda wc: DIGESTS[wc.plan],
         table="runs",
     script:
         "../scripts/aggregate.py"
@@ -17,15 +19,16 @@ rule aggregate:
 
 use rule aggregate as aggregate_neurons with:
     output:
-        f"{RESULTS}/tables/{{plan}}_neurons.csv",
+        PLAN_TABLES["neurons"],
     log:
         f"{RESULTS}/logs/aggregate/{{plan}}_neurons.log",
     params:
         runs_root=f"{RESULTS}/runs",
+        digests=lambda wc: DIGESTS[wc.plan],
         table="neurons",
 
 
-FINAL.extend(f"{RESULTS}/tables/{plan}_runs.csv" for plan in PLANS)
+FINAL.extend(PLAN_TABLES["runs"].format(plan=plan) for plan in PLANS)
 FINAL.extend(
-    f"{RESULTS}/tables/{plan}_neurons.csv" for plan, p in PLANS.items() if p.neurons
+    PLAN_TABLES["neurons"].format(plan=plan) for plan, p in PLANS.items() if p.neurons
 )

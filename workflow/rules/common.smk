@@ -2,6 +2,7 @@ import os
 import sys
 from pathlib import Path
 
+from giantstep.analysis import RUN_FILES, repair_runs
 from giantstep.errors import ConfigError
 from giantstep.plans import cached_digests, load_plan
 
@@ -16,19 +17,55 @@ except ConfigError as error:
     raise WorkflowError(f"giantstep: {error}") from None
 SEEDS = next(iter(PLANS.values())).seeds
 FINAL = []  # what `rule all` builds; each rules file adds its outputs
-DIGESTS = {
-    name: cached_digests(list(plan.cells), Path(".snakemake/giantstep/digests.json"))
-    for name, plan in PLANS.items()
+
+
+def plan_digests(name):
+    """{cell path: digest} of a plan; a cell Hydra cannot compose stops the workflow with one line."""
+    try:
+        return cached_digests(
+            list(PLANS[name].cells), Path(".snakemake/giantstep/digests.json")
+        )
+    except ConfigError as error:
+        raise WorkflowError(f"giantstep: plan '{name}': {error}") from None
+
+
+DIGESTS = {name: plan_digests(name) for name in PLANS}
+# The tidy tables of a plan (rule aggregate), built from its runs.
+PLAN_TABLES = {
+    kind: f"{RESULTS}/tables/{{plan}}_{kind}.csv" for kind in ("runs", "neurons")
 }
+
+
+def run_digests(plan):
+    """{metrics.json of each run of a plan (all cells, all seeds): the digest of its cell}."""
+    root = f"{RESULTS}/runs/{plan}"
+    return {
+        f"{root}/{cell.path}/seed={seed}/metrics.json": DIGESTS[plan][cell.path]
+        for cell in PLANS[plan].cells
+        for seed in SEEDS
+    }
 
 
 def run_outputs(plan):
     """metrics.json of every run of a plan (all cells, all seeds)."""
-    return [
-        f"{RESULTS}/runs/{plan}/{cell.path}/seed={seed}/metrics.json"
-        for cell in PLANS[plan].cells
-        for seed in SEEDS
-    ]
+    return list(run_digests(plan))
+
+
+def repair(plan, remove):
+    """Have every damaged, foreign or incomplete run of a plan recomputed
+    (giantstep.analysis.repair_runs): one line on stderr per run."""
+    runs = {Path(path): digest for path, digest in run_digests(plan).items()}
+    tables = [Path(table.format(plan=plan)) for table in PLAN_TABLES.values()]
+    then = "recomputing it" if remove else "a run without -n recomputes it"
+    for line in repair_runs(runs, tables, remove):
+        print(f"giantstep: {line}; {then}", file=sys.stderr)
+
+
+# Before the DAG is built, so that Snakemake sees what is to be recomputed. Only in the
+# main process: a cluster job's Snakemake must not touch the runs of other jobs.
+if workflow.is_main_process:
+    for name in PLANS:
+        repair(name, remove=not workflow.output_settings.dryrun)
 
 
 wildcard_constraints:

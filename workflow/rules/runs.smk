@@ -2,10 +2,15 @@ RUN_RESOURCES = config["resources"][SCALE]
 
 
 rule run:
-    """One plan cell: the giantstep CLI with the cell's overrides, all seeds in one process.
-    The log starts with the command line that reruns the cell by hand."""
+    """One plan cell: the giantstep CLI with the cell's overrides, all seeds in one process,
+    started without a shell (workflow/scripts/run.py). The log starts with the command line
+    that reruns the cell by hand."""
     output:
-        [f"{RESULTS}/runs/{{plan}}/{{cell}}/seed={seed}/metrics.json" for seed in SEEDS],
+        [
+            f"{RESULTS}/runs/{{plan}}/{{cell}}/seed={seed}/{name}"
+            for seed in SEEDS
+            for name in RUN_FILES
+        ],
     log:
         f"{RESULTS}/logs/run/{{plan}}/{{cell}}.log",
     conda:
@@ -20,6 +25,5 @@ rule run:
         arguments=lambda wc: PLANS[wc.plan]
         .cell(wc.cell)
         .arguments(SEEDS, f"{RESULTS}/runs/{wc.plan}/{wc.cell}"),
-    shell:
-        "echo giantstep {params.arguments:q} > {log}; "
-        "giantstep {params.arguments} threads={threads} >> {log} 2>&1"
+    script:
+        "../scripts/run.py"

@@ -1,11 +1,21 @@
-"""Snakemake script: run artifacts of one plan -> one tidy CSV table (giantstep.analysis)."""
+"""Snakemake script: run artifacts of one plan -> one tidy CSV table (giantstep.analysis).
+
+A run that fails its check stops the job with one line naming the file, in the log and on
+the console; the next run of the workflow recomputes that run.
+"""
 
 import sys
 from pathlib import Path
 
-from giantstep.analysis import neurons_table, runs_table
+from giantstep.analysis import DamagedRunError, neurons_table, runs_table
 
 sm = snakemake  # noqa: F821 (set by Snakemake)
-sys.stderr = open(sm.log[0], "w")
+console, sys.stderr = sys.stderr, open(sm.log[0], "w")
 build = {"runs": runs_table, "neurons": neurons_table}[sm.params.table]
-build([Path(p) for p in sm.input], Path(sm.params.runs_root)).to_csv(sm.output[0], index=False)
+try:
+    table = build([Path(p) for p in sm.input], Path(sm.params.runs_root), sm.params.digests)
+except DamagedRunError as error:
+    for stream in (sys.stderr, console):
+        print(f"giantstep: {error}; run the workflow again: it recomputes this run", file=stream)
+    sys.exit(1)
+table.to_csv(sm.output[0], index=False)
