@@ -1,4 +1,4 @@
-"""The theory module (issue 3): exact Hermite data, leaps, staircases, floors, the CLI."""
+"""The theory module: exact Hermite data, leaps, staircases, floors, the CLI."""
 
 from __future__ import annotations
 

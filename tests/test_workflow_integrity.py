@@ -1,4 +1,4 @@
-"""Workflow data integrity (issue 13): plan values never reach a shell, a value that needs
+"""Workflow data integrity: plan values never reach a shell, a value that needs
 Hydra quoting runs in a filesystem-safe folder, and every run is checked against its cell.
 
 A damaged, foreign or incomplete run is recomputed by the next run of the workflow, which

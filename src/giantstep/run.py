@@ -2,13 +2,15 @@
 
 :func:`experiment` is a plain function of checked :class:`~giantstep.config.Settings`
 returning the ``metrics.json`` content and the per-neuron arrays; :func:`write_artifacts`
-writes them atomically. The Hydra app in :mod:`giantstep.cli` is a thin wrapper.
+writes them as one unit (:func:`check_writable` tells beforehand whether it can). The Hydra
+app in :mod:`giantstep.cli` is a thin wrapper.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -24,7 +26,7 @@ from giantstep import data
 from giantstep.activations import get_activation
 from giantstep.config import Settings
 from giantstep.data import Sampler
-from giantstep.errors import DivergenceError
+from giantstep.errors import ConfigError, DivergenceError
 from giantstep.metrics import (
     TeacherNoise,
     aligned_dims,
@@ -168,26 +170,65 @@ def provenance(s: Settings) -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(file_object)`` into a temporary file, then rename onto ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+ARTIFACTS = ("config.yaml", "arrays.npz", "metrics.json")  # metrics.json last: the completion marker
+STAGING_PREFIX = ".giantstep-"  # temporary folders inside a run folder
+
+
+def check_writable(run_dir: Path) -> None:
+    """Refuse, before any computing, a run folder the artifacts could not be written into:
+    create and remove a folder there as :func:`write_artifacts` will (permissions are not
+    enough to tell: root ignores them, and /proc or a read-only mount refuse root too)."""
     try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        os.rmdir(tempfile.mkdtemp(dir=run_dir, prefix=STAGING_PREFIX, suffix=".tmp"))
+    except OSError as error:
+        raise ConfigError(f"cannot write into the run folder {run_dir}: {error.strerror}; "
+                          "choose another hydra.run.dir (hydra.sweep.dir in a multirun)") from None
+
+
+def _write(path: Path, write) -> None:
+    """Create ``path`` (mode 0666 less the umask), fill it through ``write(file_object)``, sync it."""
+    with open(path, "xb") as stream:
+        write(stream)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _replace_artifacts(staging: Path, run_dir: Path) -> None:
+    """Move the artifacts of ``staging`` into ``run_dir``, replacing an older run's as a whole.
+
+    The older ``metrics.json`` goes first: from then on the folder holds no completed run
+    until the new ``metrics.json`` arrives, last, so an interruption never leaves the older
+    run's marker beside the newer run's files.
+    """
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    for name in ARTIFACTS:
+        os.replace(staging / name, run_dir / name)
+    descriptor = os.open(run_dir, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)  # the renames themselves
+    finally:
+        os.close(descriptor)
 
 
 def write_artifacts(run_dir: Path, config_yaml: str, config: dict, metrics: dict,
                     arrays: dict[str, np.ndarray], run_provenance: dict) -> None:
-    """Write ``config.yaml``, ``arrays.npz`` and, last, ``metrics.json`` (the completion marker)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(run_dir / "config.yaml", lambda f: f.write(config_yaml.encode()))
-    _atomic_write(run_dir / "arrays.npz", lambda f: np.savez(f, **arrays))
+    """Write ``config.yaml``, ``arrays.npz`` and ``metrics.json`` (the completion marker) as one unit.
+
+    All three are written into a temporary folder inside ``run_dir`` first, so a failure while
+    writing (a value JSON cannot hold, a full disk) leaves an older run there untouched; then
+    they replace the older ones (:func:`_replace_artifacts`). Leftovers of a writer killed
+    mid-way are removed. Files get the usual mode (0644 under umask 022).
+    """
     document = {"config": config, "provenance": run_provenance, **metrics}
     text = json.dumps(document, indent=1, allow_nan=False) + "\n"
-    _atomic_write(run_dir / "metrics.json", lambda f: f.write(text.encode()))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in run_dir.glob(f"{STAGING_PREFIX}*.tmp"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=run_dir, prefix=STAGING_PREFIX, suffix=".tmp"))
+    try:
+        _write(staging / "config.yaml", lambda f: f.write(config_yaml.encode()))
+        _write(staging / "arrays.npz", lambda f: np.savez(f, **arrays))
+        _write(staging / "metrics.json", lambda f: f.write(text.encode()))
+        _replace_artifacts(staging, run_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -74,6 +74,12 @@ class MetricsSchema:
 
 
 @dataclass
+class LimitsSchema:
+    max_seconds: float = MISSING
+    max_memory_gb: float | None = None
+
+
+@dataclass
 class Schema:
     d: int = MISSING
     p: int = MISSING
@@ -87,6 +93,7 @@ class Schema:
     train: TrainSchema = field(default_factory=TrainSchema)
     readout: ReadoutSchema = field(default_factory=ReadoutSchema)
     metrics: MetricsSchema = field(default_factory=MetricsSchema)
+    limits: LimitsSchema = field(default_factory=LimitsSchema)
 
 
 def register_schema() -> None:

@@ -9,11 +9,16 @@ Grammar: numbers, ``z1..z9``, ``+ - * /``, ``^`` or ``**`` (power), unary
 minus, parentheses, and the one-argument functions of :data:`FUNCTIONS`
 (probabilists' Hermite polynomials ``He0..He9``, ``tanh``, ``erf``, ``relu``,
 ``sqrt``, ``exp``, ``abs``). The index ``r`` of a target is its highest ``zK``.
+Constant subexpressions (``sqrt(6)``, ``1e39/1e38``) are folded in float64 whatever the
+run's dtype, so that they mean the same number in every run; an expression nests at most
+:data:`MAX_DEPTH` operations deep (``z1+z1+...`` with 2000 terms is 2000 deep: group the
+terms with parentheses).
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +29,8 @@ from giantstep.errors import ConfigError
 from giantstep.hermite_polys import hermite_he
 
 _MAX_R = 9
+MAX_DEPTH = 200  # nesting of operations; the interpreter recurses once per level
+SHOWN_CHARS = 60  # an expression is cut to this length in error messages
 
 
 def _hermite_fn(k: int) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -51,6 +58,38 @@ _BINARY = {
 }
 
 
+def shown(expr: str) -> str:
+    """``expr`` for a one-line message: cut after :data:`SHOWN_CHARS` characters."""
+    return expr if len(expr) <= SHOWN_CHARS else expr[:SHOWN_CHARS] + "..."
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests, counted without recursion (a long sum is a deep tree)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _constant(value: int | float, expr: str) -> float:
+    """A number of the expression as a float64; refuse one that is not finite there."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ConfigError(f"the number {shown(str(value))} in target.expr '{shown(expr)}' "
+                          "is not finite in float64: use a smaller number")
+    return number
+
+
+def _fold(function: Callable[..., torch.Tensor], *values: float) -> float:
+    """``function`` of constants, computed in float64 whatever the run's dtype."""
+    return float(function(*(torch.tensor(value, dtype=torch.float64) for value in values)))
+
+
 def _check(node: ast.AST, expr: str) -> int:
     """Validate ``node`` against the whitelist; return the highest variable index."""
     if isinstance(node, ast.Expression):
@@ -60,24 +99,25 @@ def _check(node: ast.AST, expr: str) -> int:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         return _check(node.operand, expr)
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        _constant(node.value, expr)
         return 0
     if isinstance(node, ast.Name):
         match = _VARIABLE.fullmatch(node.id)
         if match is None:
-            raise ConfigError(f"unknown symbol '{node.id}' in target.expr '{expr}' (use z1..z9)")
+            raise ConfigError(f"unknown symbol '{node.id}' in target.expr '{shown(expr)}' (use z1..z9)")
         return int(match.group(1))
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in FUNCTIONS:
-            shown = name or ast.unparse(node.func)
+            function = name or ast.unparse(node.func)
             raise ConfigError(
-                f"unknown function '{shown}' in target.expr '{expr}' "
+                f"unknown function '{shown(function)}' in target.expr '{shown(expr)}' "
                 f"(known: {', '.join(sorted(FUNCTIONS))})"
             )
         if len(node.args) != 1 or node.keywords:
-            raise ConfigError(f"function '{name}' takes one argument in target.expr '{expr}'")
+            raise ConfigError(f"function '{name}' takes one argument in target.expr '{shown(expr)}'")
         return _check(node.args[0], expr)
-    raise ConfigError(f"unsupported syntax '{ast.unparse(node)}' in target.expr '{expr}'")
+    raise ConfigError(f"unsupported syntax '{shown(ast.unparse(node))}' in target.expr '{shown(expr)}'")
 
 
 def _interpret(node: ast.AST, z: torch.Tensor) -> torch.Tensor | float:
@@ -86,7 +126,7 @@ def _interpret(node: ast.AST, z: torch.Tensor) -> torch.Tensor | float:
     if isinstance(node, ast.BinOp):
         left, right = _interpret(node.left, z), _interpret(node.right, z)
         if not isinstance(left, torch.Tensor) and not isinstance(right, torch.Tensor):
-            return float(_BINARY[type(node.op)](torch.tensor(left), torch.tensor(right)))
+            return _fold(_BINARY[type(node.op)], left, right)
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp):
         value = _interpret(node.operand, z)
@@ -98,7 +138,7 @@ def _interpret(node: ast.AST, z: torch.Tensor) -> torch.Tensor | float:
     assert isinstance(node, ast.Call)
     arg = _interpret(node.args[0], z)
     if not isinstance(arg, torch.Tensor):
-        arg = torch.tensor(arg, dtype=z.dtype, device=z.device)
+        return _fold(FUNCTIONS[node.func.id], arg)
     return FUNCTIONS[node.func.id](arg)
 
 
@@ -123,10 +163,15 @@ class Target:
             # ``^`` is power, as in the paper; Python would read it as xor.
             tree = ast.parse(expr.strip().replace("^", "**"), mode="eval")
         except SyntaxError as exc:
-            raise ConfigError(f"syntax error in target.expr '{expr}' at column {exc.offset}") from None
+            raise ConfigError(f"syntax error in target.expr '{shown(expr)}' at column {exc.offset}") from None
+        except (RecursionError, MemoryError):  # Python's parser gives up on deep nesting
+            tree = None
+        if tree is None or _depth(tree) > MAX_DEPTH:
+            raise ConfigError(f"target.expr '{shown(expr)}' nests more than {MAX_DEPTH} operations deep: "
+                              "group long sums with parentheses, e.g. (a+b+c)+(d+e+f)")
         r = _check(tree, expr)
         if r == 0:
-            raise ConfigError(f"target.expr '{expr}' uses no variable z1..z9")
+            raise ConfigError(f"target.expr '{shown(expr)}' uses no variable z1..z9")
         return cls(name=name, expr=expr, r=r, _tree=tree)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:

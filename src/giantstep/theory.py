@@ -1,4 +1,4 @@
-"""Theory of PAPER.md §4 for a target ``g*`` and a student activation ``sigma``, by quadrature.
+"""Theory of docs/method.md §4 for a target ``g*`` and a student activation ``sigma``, by quadrature.
 
 Every expectation is over ``z ~ N(0, I_r)`` in teacher coordinates and is computed with the
 tensor Gauss–Hermite rules of :mod:`giantstep.quadrature` (20 nodes per dimension, exact for
@@ -52,6 +52,7 @@ from giantstep.quadrature import (
     monte_carlo_rule,
     tensor_rule,
 )
+from giantstep.targets import shown
 
 ZERO_TOL = 1e-6
 MAX_ORDER = 4
@@ -61,6 +62,8 @@ ALPHA_SEED = 0
 SMOOTHING_NODES = 60  # 1-D rule for h(x) = E_xi sigma'(x + s xi) (exact for he1..he9)
 SIGMA_NODES = 100  # 1-D rule for c_k = E[sigma(xi) He_k(xi)] (ReLU's kink: only zeros matter)
 PREPROCESS = ("none", "remove_linear")
+MAX_THEORY_ORDER = 9  # order-K tensors have r^K entries: K = 10 takes seconds at r = 4, K = 12 a minute
+MAX_THEORY_STEPS = 10_000  # the staircase keeps one subspace per step
 _CHUNK = 1 << 21  # grid points x neurons per batch of population_gradient
 
 
@@ -384,6 +387,25 @@ def _staircase_report(link: Link, steps: int, activation: str | None) -> dict[st
     )
 
 
+def check_theory_request(steps: int, max_order: int) -> None:
+    """Refuse, in one line, a number of steps or an order the theory would not finish."""
+    if not 0 <= steps <= MAX_THEORY_STEPS:
+        raise ConfigError(f"train.steps={steps} is out of the theory's range 0..{MAX_THEORY_STEPS}: "
+                          "use fewer steps")
+    if not 1 <= max_order <= MAX_THEORY_ORDER:
+        raise ConfigError(f"theory.max_order={max_order} is out of range 1..{MAX_THEORY_ORDER} "
+                          "(the order-K tensors have r^K entries): use a lower order")
+
+
+def _finite(values: Any) -> bool:
+    """Whether every number in ``values`` (nested dicts and lists; None allowed) is finite."""
+    if isinstance(values, dict):
+        return all(_finite(v) for v in values.values())
+    if isinstance(values, list):
+        return all(_finite(v) for v in values)
+    return not isinstance(values, float) or math.isfinite(values)
+
+
 def theory_summary(
     target: Link,
     activation: str,
@@ -405,9 +427,34 @@ def theory_summary(
     ``U_t``). With ``preprocess="remove_linear"`` the staircase and the floors are those of
     ``g* - mu_0 - <mu_1, z>`` (the linear part is added back at prediction). For ``r > 4``
     the moments are Monte Carlo and every key from ``hermite`` on is null (``note`` says so).
+
+    Raises a one-line :class:`ConfigError` for a request out of range
+    (:func:`check_theory_request`) and for a target that is not finite on the quadrature grid
+    (``sqrt(z1+7)`` is NaN at the node -7.6), where the theory has no finite answer.
     """
+    check_theory_request(steps, max_order)
     if preprocess not in PREPROCESS:
         raise ConfigError(f"unknown train.preprocess '{preprocess}' (known: {', '.join(PREPROCESS)})")
+    try:
+        result = _summary(target, activation, steps, preprocess, max_order)
+    except torch.linalg.LinAlgError:  # an SVD of NaN: the moments were not finite
+        result = None
+    if result is None or not _finite(result):
+        expr = shown(str(getattr(target, "expr", None) or getattr(target, "name", "the target")))
+        edge = float(gauss_hermite()[0].abs().max())
+        raise ConfigError(f"the theory of target.expr '{expr}' is not finite: the target must be finite "
+                          f"for |z_j| <= {edge:.1f} (the quadrature nodes); bound it, e.g. sqrt(abs(...))")
+    return result
+
+
+def _summary(
+    target: Link,
+    activation: str,
+    steps: int,
+    preprocess: str = "none",
+    max_order: int = MAX_ORDER,
+) -> dict[str, Any]:
+    """The summary of :func:`theory_summary`, without its guards."""
     sigma = _as_activation(activation)
     r = target.r
     quadrature = r <= MAX_QUADRATURE_R
