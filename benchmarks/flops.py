@@ -11,7 +11,8 @@ to blocks of 1024). Per chunk it multiplies
   (preprocessing) and the readout's ``F^T y``;
 - ``noise``: ``z @ W*^T`` and, per group of samples, ``C_g^T @ (z_g W*^T)``, ``(m, d) x (d, r)``
   and ``(p, m) x (m, r)`` -- the step's parts in teacher coordinates, for the noise along the
-  teacher (``r/d`` of the gradient's flops).
+  teacher (``r/d`` of the gradient's flops); once per step, the bootstrap's
+  ``(B, G) x (G, p r)`` combination of the parts (``B`` replicates, ``G`` groups).
 
 Passes of one run with ``T`` steps (``pre`` = 1 with preprocessing, else 0):
 
@@ -25,8 +26,9 @@ This is what ``torch.utils.flop_counter`` counts (``mm``/``bmm``, and ``torch.ma
 vector by a matrix is an ``mm``), which is how ``tests/test_benchmark.py`` checks it. Left
 out: matrix-by-vector products (``F @ a``, ``z @ b``: the counter skips them too), the
 Cholesky solve, and the metrics' and theory's small products. The largest of these, the
-null levels' ``2 (T+1) n_null p d r``, does not grow with ``n``: under 0.3 % of the total
-at the test's toy size with 8 null frames, far less at benchmark sizes.
+random-frame levels' ``2 (T+1) n_null p d r`` and the bootstrap levels' ``4 (T+1) B p r^2``,
+do not grow with ``n``: under 0.5 % of the total at the test's toy size with 8 null frames,
+far less at benchmark sizes.
 """
 
 from __future__ import annotations
@@ -63,11 +65,13 @@ def gram_flops(m: int, p: int, blocks: int) -> float:
 
 def engine_flops(*, n: int, d: int, p: int, r: int, steps: int, n_train: int, n_test: int,
                  preprocess: bool, gram_blocks: int = ENGINE_GRAM_BLOCKS,
-                 shift_once: bool = ENGINE_SHIFT_ONCE) -> dict[str, float]:
+                 shift_once: bool = ENGINE_SHIFT_ONCE, replicates: int = 64,
+                 groups: int = 32) -> dict[str, float]:
     """Matmul flops (``2 x rows x inner x cols``) of one engine run, per kind of product.
 
     ``gram_blocks``: column blocks of the readout's ``F^T F`` (1: the full product);
-    ``shift_once``: the readout's label-moment pass is made once per run, not per ``t``.
+    ``shift_once``: the readout's label-moment pass is made once per run, not per ``t``;
+    ``replicates``, ``groups``: ``metrics.noise_replicates`` and ``metrics.noise_groups``.
     """
     pre = 1 if preprocess else 0
     readout_shift_passes = pre * (1 if shift_once else steps + 1)
@@ -85,5 +89,5 @@ def engine_flops(*, n: int, d: int, p: int, r: int, steps: int, n_train: int, n_
         "gradient": 2.0 * steps * n * p * d,
         "gram": (steps + 1) * gram_flops(n_train, p, gram_blocks),
         "moments": moment_flops,
-        "noise": 2.0 * steps * n * r * (d + p),
+        "noise": 2.0 * steps * (n * r * (d + p) + replicates * groups * p * r),
     }

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,8 @@ class Settings:
     noise_replicates: int
     align_threshold: float
     n_neurons: int
+    theory: dict = field(default_factory=dict, compare=False)
+    theory_seconds: float = 0.0
 
 
 def _as_float(value: float) -> float:
@@ -302,8 +305,8 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
     ``explicit``: the keys the user set on the command line (scenarios and defaults set the
     others); ``target_group``: the chosen ``target`` config (default ``cfg.target.name``).
     Batch-size keys displaced by an explicit one are set to null in ``cfg`` (see
-    :func:`_apply_explicit`). The theory of the target is computed here (milliseconds), so a
-    target without a finite theory is refused before the run instead of after it.
+    :func:`_apply_explicit`). The theory of the target is computed here, once (the run reads
+    it from the settings), so a target without a finite theory is refused before the run.
     """
     known = OmegaConf.to_container(OmegaConf.structured(Schema), throw_on_missing=False)
     _reject_unknown_keys(OmegaConf.to_container(cfg), known)
@@ -328,7 +331,9 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
     check_r(cfg.d, target.r)
     if cfg.d < 2 * target.r:
         raise ConfigError(f"d={cfg.d} is too small for r={target.r}: the null frames need d >= 2r")
-    theory_summary(target, cfg.student.activation, cfg.train.steps, cfg.train.preprocess.name)
+    tic = time.perf_counter()
+    theory = theory_summary(target, cfg.student.activation, cfg.train.steps, cfg.train.preprocess.name)
+    theory_seconds = time.perf_counter() - tic
     return Settings(
         d=cfg.d,
         p=cfg.p,
@@ -356,4 +361,6 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
         noise_replicates=cfg.metrics.noise_replicates,
         align_threshold=cfg.metrics.align_threshold,
         n_neurons=cfg.metrics.n_neurons,
+        theory=theory,
+        theory_seconds=theory_seconds,
     )

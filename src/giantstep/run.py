@@ -41,7 +41,6 @@ from giantstep.model import init_student
 from giantstep.readout import readout_shift, ridge_readout
 from giantstep.schema import REPO
 from giantstep.targets import Teacher, teacher_directions
-from giantstep.theory import theory_summary
 from giantstep.train import giant_step, group_bounds, learning_rate
 
 
@@ -118,21 +117,18 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays["teacher_projection"].append(projection)
         arrays["norm_outside"].append(outside)
     compute_seconds = time.perf_counter() - started
-    tic = time.perf_counter()
-    theory = theory_summary(s.target, s.activation, s.steps, s.preprocess)
-    theory_seconds = time.perf_counter() - tic
     out_arrays = {key: torch.stack(value).cpu().numpy() for key, value in arrays.items()}
     out_arrays["a"] = student.a[:k].to(torch.float64).cpu().numpy()
     metrics = {
         "n": s.n,
         "eta": eta,
-        "theory": theory,
+        "theory": s.theory,
         "steps": steps,
         "timings": {
             "compute_seconds": compute_seconds,
             "step_seconds": step_seconds,
             "readout_seconds": readout_seconds,
-            "theory_seconds": theory_seconds,
+            "theory_seconds": s.theory_seconds,  # computed once, in config.resolve
         },
     }
     return metrics, out_arrays
