@@ -36,6 +36,7 @@ localrules:
     table_staircase,
     table_staircase_climb,
     table_learning_curves_vs_paper,
+    table_figure1,
     table_settings,
     table_claims,
     figure_learning_curves,
@@ -43,6 +44,7 @@ localrules:
     figure_single_step,
     figure_hard_direction,
     figure_staircase,
+    figure_figure1,
     figure_staircase_climb,
     report_markdown,
 
