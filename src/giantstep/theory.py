@@ -447,13 +447,7 @@ def theory_summary(
     return result
 
 
-def _summary(
-    target: Link,
-    activation: str,
-    steps: int,
-    preprocess: str = "none",
-    max_order: int = MAX_ORDER,
-) -> dict[str, Any]:
+def _summary(target: Link, activation: str, steps: int, preprocess: str, max_order: int) -> dict[str, Any]:
     """The summary of :func:`theory_summary`, without its guards."""
     sigma = _as_activation(activation)
     r = target.r
