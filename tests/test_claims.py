@@ -1,5 +1,5 @@
-"""Verdict rules, derived tables and REPORT.md on small synthetic tables (giantstep.claims,
-giantstep.report). Each rule is shown to pass on a table shaped like the paper's claim and
+"""Verdict rules, derived tables and REPORT.md on small synthetic tables (giantstep.reproduce.claims,
+giantstep.reproduce.report). Each rule is shown to pass on a table shaped like the paper's claim and
 to flip on a broken one."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from giantstep import claims, report
-from giantstep.claims import evaluate_claims, verdict
+from giantstep.reproduce import claims, labels, report, theory_tables
+from giantstep.reproduce import tables as derived
+from giantstep.reproduce.claims import evaluate_claims, verdict
 from giantstep.targets import Target
 
 THRESHOLD = 3.0
@@ -29,7 +30,7 @@ FLOORS = {"hermite_124": [0.771, 0.143], "two_stair": [1.5, 1.0, 0.0], "staircas
 
 
 def run_rows(plan: str, target: str, t: int, seed: int = 0, **columns) -> dict:
-    """One row of a runs table (giantstep.analysis.runs_table) with plausible defaults."""
+    """One row of a runs table (giantstep.reproduce.aggregate.runs_table) with plausible defaults."""
     r = 1 if target == "hard_he3" else 3 if target in THREE else 2
     d = columns.pop("d", 64)
     kappa = columns.pop("kappa", math.log(4 * d) / math.log(d))
@@ -201,7 +202,7 @@ def cosine_neurons(slope: float = 0.25, seeds=(0, 1), m: int = 64) -> pd.DataFra
 
 @pytest.fixture(scope="module")
 def theory() -> pd.DataFrame:
-    return claims.theory_table(["hermite_124", "two_stair", "notebook_4z", "staircase3", "hard_he3"])
+    return theory_tables.theory_table(["hermite_124", "two_stair", "notebook_4z", "staircase3", "hard_he3"])
 
 
 def outcome(tables: dict, claim: str) -> str:
@@ -273,7 +274,7 @@ def test_c5_levels_and_rise_are_checked(theory):
 
 def test_figure1_fit_picks_the_setting_closest_to_the_six_readings():
     runs = pd.concat([learning_curves(levels_off=off).assign(p=p) for p, off in ((64, 0.0), (256, 0.08))])
-    fit = claims.figure1_fit(runs)
+    fit = derived.figure1_fit(runs)
     assert fit["p"].tolist() == [64, 256] and fit["chosen"].tolist() == [True, False]
     assert fit.loc[0, "max_distance"] == pytest.approx(0.0005, abs=1e-9)  # seed 1 adds 0.001: mean 0.0005
     assert fit.loc[1, "dist_A_T0"] == pytest.approx(0.0805)
@@ -297,18 +298,18 @@ def test_theory_table_of_the_named_targets(theory):
     assert relu.loc["staircase3", "predicted_dims_generic"] == "0, 1, 2, 3, 3"
     assert relu.loc["notebook_4z", "step1_slope"] == pytest.approx(0.25)
     assert theory.set_index(["target", "activation"]).loc[("hard_he3", "tanh"), "leap_index"] == "3"
-    assert set(claims.named_targets()) >= set(claims.TARGET_LABELS)
+    assert set(labels.named_targets()) >= set(labels.TARGET_LABELS)
 
 
 def test_lines_and_deviations():
-    assert claims.line_deviation(np.array([44.0, -136.0, 135.0]), 45.0) == pytest.approx([1.0, 1.0, 90.0])
-    assert claims._line_angle(np.array([[1.0, 1.0], [-2.0, -2.0]])) == pytest.approx(45.0)
+    assert derived.line_deviation(np.array([44.0, -136.0, 135.0]), 45.0) == pytest.approx([1.0, 1.0, 90.0])
+    assert derived.line_angle(np.array([[1.0, 1.0], [-2.0, -2.0]])) == pytest.approx(45.0)
 
 
 def test_cosine_lines_step_one_follows_the_slope(theory):
     neurons = cosine_neurons(0.25)
     runs = pd.DataFrame([run_rows("cosines", "notebook_4z", 1, cell="target=notebook_4z")])
-    lines = claims.cosine_lines(neurons, runs, theory)
+    lines = theory_tables.cosine_lines(neurons, runs, theory)
     (row,) = lines.itertuples()
     assert row.t == 1 and row.group == "all" and row.source == "mu_1 slope"
     assert row.theory_slope == pytest.approx(0.25)
@@ -323,13 +324,13 @@ def test_predicted_updates_align_with_mu1_from_the_start():
         "t": [0, 0], "neuron": [0, 1], "a": [1 / 16, -1 / 16], "projection_1": [0.0, 0.0],
         "projection_2": [0.0, 0.0], "norm_outside": [1.0, 1.0],
     })
-    update = claims.predicted_updates(neurons, 1, link, "relu", step_size=512 / 16, p=256)
+    update = theory_tables.predicted_updates(neurons, 1, link, "relu", step_size=512 / 16, p=256)
     assert update[0, 1] / update[0, 0] == pytest.approx(0.25, rel=1e-6)
     assert np.sign(update[:, 0]).tolist() == [1.0, -1.0]
 
 
 def test_comparison_with_the_paper_readings():
-    table = report.learning_curve_comparison(learning_curves())
+    table = derived.learning_curve_comparison(learning_curves())
     a = table[table["target"] == "A"].set_index("T")
     assert a.loc[0, "paper"] == "0.6" and a.loc[1, "paper"] == "0.22"
     assert a.loc[2, "paper"] == ""
@@ -339,14 +340,14 @@ def test_comparison_with_the_paper_readings():
 
 
 def test_staircase_table_sequences():
-    table = report.staircase_table(staircase(broken=True)).set_index("label")
+    table = derived.staircase_table(staircase(broken=True)).set_index("label")
     assert table.loc["S3", "measured"] == "0, 1, 1, 1"
     assert table.loc["S3", "predicted_generic"] == "0, 1, 2, 3"
     assert table.loc["S3", "first_mismatch"] == "t = 2"
 
 
 def test_settings_table_reads_the_runs():
-    table = report.settings_table({"single_step": single_step(), "hard_direction": hard_direction()})
+    table = derived.settings_table({"single_step": single_step(), "hard_direction": hard_direction()})
     assert list(table["figure"]) == ["single_step", "hard_direction"]
     row = table.set_index("figure").loc["hard_direction"]
     assert row["activation"] == "relu, tanh" and row["symmetric init"] == "true"
@@ -355,7 +356,7 @@ def test_settings_table_reads_the_runs():
 
 def test_renderings(tmp_path):
     table = pd.DataFrame({"target": ["A_1"], "error": [0.123456], "paper": [None], "rule": ["|x| < 1"]})
-    report.write_table(table, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex")
+    derived.write_table(table, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex")
     markdown = (tmp_path / "t.md").read_text()
     assert "0.1235" in markdown and "nan" not in markdown and r"\|x\| < 1" in markdown
     latex = (tmp_path / "t.tex").read_text()
@@ -367,9 +368,9 @@ def test_report_states_every_verdict_and_the_settings(theory):
     tables = {"learning_curves": learning_curves(), "single_step": single_step(),
               "hard_direction": hard_direction(), "staircase": staircase(), "theory": theory}
     tables["claims"] = evaluate_claims(tables, THRESHOLD)
-    tables["settings"] = report.settings_table(tables)
-    tables["comparison"] = report.learning_curve_comparison(tables["learning_curves"])
-    tables["staircase_table"] = report.staircase_table(tables["staircase"])
+    tables["settings"] = derived.settings_table(tables)
+    tables["comparison"] = derived.learning_curve_comparison(tables["learning_curves"])
+    tables["staircase_table"] = derived.staircase_table(tables["staircase"])
     text = report.report_markdown("smoke", tables, ["learning_curves", "single_step"])
     for claim, row in tables["claims"].drop_duplicates("claim").set_index("claim").iterrows():
         assert f"### {claim}: {row['verdict']}" in text
@@ -380,7 +381,7 @@ def test_report_states_every_verdict_and_the_settings(theory):
 
 
 def test_climb_steps_first_step_learned_and_aligned():
-    steps = claims.climb_steps(staircase_climb()).set_index(["target", "alpha", "d", "seed"])
+    steps = derived.climb_steps(staircase_climb()).set_index(["target", "alpha", "d", "seed"])
     v3 = steps.loc["visible_staircase3"]
     assert v3.loc[(16.0, 128), "aligned_at"].tolist() == [4.0, 4.0, 5.0]
     assert v3.loc[(16.0, 128), "learned_at"].tolist() == [3.0, 3.0, 4.0]
@@ -393,17 +394,17 @@ def test_climb_steps_first_step_learned_and_aligned():
 
 
 def test_climb_summary_counts_runs_not_within_t_as_infinite():
-    summary = claims.climb_summary(staircase_climb(v3_stuck=True)).set_index(["label", "alpha", "d"])
+    summary = derived.climb_summary(staircase_climb(v3_stuck=True)).set_index(["label", "alpha", "d"])
     assert list(summary.index.get_level_values("label").unique())[0] == "V3"  # V3 first
     n = summary.loc[("N", 16.0, 256)]
     assert (n["aligned_median"], n["aligned_min"], n["aligned_max"], n["aligned_reached"]) == (6, 6, 7, 3)
     v3 = summary.loc[("V3", 16.0, 128)]
     assert (v3["aligned_median"], v3["aligned_reached"], v3["learned_median"]) == (math.inf, 0, 3)
-    assert claims.format_step_range(6, math.inf, 6) == "6–>6" and claims.format_steps(math.nan, 10) == ">10"
+    assert labels.format_step_range(6, math.inf, 6) == "6–>6" and labels.format_steps(math.nan, 10) == ">10"
 
 
 def test_climb_table_renders_not_within_t():
-    table = report.climb_table(staircase_climb(v3_stuck=True)).set_index(["label", "alpha", "d"])
+    table = derived.climb_table(staircase_climb(v3_stuck=True)).set_index(["label", "alpha", "d"])
     assert table.loc[("V3", 16.0, 256), ["predicted", "aligned_median", "aligned_per_seed", "aligned_reached",
                                          "learned_median", "learned_range"]].tolist() == \
         ["3", ">8", ">8, >8, >8", "0/3", "3", "3–4"]
@@ -430,7 +431,7 @@ def test_c4_climb_checks_flip_one_at_a_time(variant, failing):
 def test_report_lists_the_climb_under_c4(theory):
     tables = {"staircase": staircase(), "staircase_climb": staircase_climb(), "theory": theory}
     tables["claims"] = evaluate_claims(tables, THRESHOLD)
-    tables["climb_table"] = report.climb_table(tables["staircase_climb"])
+    tables["climb_table"] = derived.climb_table(tables["staircase_climb"])
     text = report.report_markdown("smoke", tables, ["staircase", "staircase_climb"])
     c4 = text.split("### C4", 1)[1].split("### C5", 1)[0]
     assert "figures/staircase.png" in c4 and "figures/staircase_climb.png" in c4

@@ -11,9 +11,10 @@ from giantstep import data
 from giantstep.activations import get_activation
 from giantstep.data import Sampler
 from giantstep.model import init_student
+from giantstep.paths import conf_dir
 from giantstep.readout import ridge_readout
 from giantstep.run import experiment
-from giantstep.schema import REPO, compose
+from giantstep.schema import compose
 from giantstep.targets import Target, Teacher, teacher_directions
 from giantstep.train import NO_SHIFT, gradient, label_shift
 
@@ -119,7 +120,7 @@ def test_named_target_equals_its_formula(name):
 
 
 def test_every_target_config_is_tested():
-    names = {path.stem for path in (REPO / "conf" / "target").glob("*.yaml")} - {"custom"}
+    names = {path.stem for path in (conf_dir() / "target").glob("*.yaml")} - {"custom"}
     assert names == set(FORMULAS)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from test_reliability import blocked_attempts, network_guard, results_of
 
-from giantstep.plans import load_plan
+from giantstep.reproduce.plans import load_plan
 
 pytestmark = pytest.mark.slow
 

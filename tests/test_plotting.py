@@ -1,4 +1,4 @@
-"""Figures from small synthetic tables (giantstep.plotting): panels, overlays, legends, and
+"""Figures from small synthetic tables (giantstep.reproduce.figures): panels, overlays, legends, and
 byte-identical files on a second save."""
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from test_claims import (  # synthetic tables shaped like the workflow's (siblin
     staircase_climb,
 )
 
-from giantstep import claims, plotting, report
+from giantstep.reproduce import figures, theory_tables
+from giantstep.reproduce import tables as derived
 
 
 @pytest.fixture(scope="module")
 def theory() -> pd.DataFrame:
-    return claims.theory_table(["notebook_4z", "hard_he3"])
+    return theory_tables.theory_table(["notebook_4z", "hard_he3"])
 
 
 def legend_texts(fig) -> set[str]:
@@ -40,7 +41,7 @@ def horizontal_levels(ax) -> set[float]:
 
 
 def test_learning_curves_has_both_targets_and_every_overlay():
-    fig = plotting.learning_curves_figure(learning_curves())
+    fig = figures.learning_curves_figure(learning_curves())
     a, b = fig.axes[:2]
     assert a.get_title().startswith("A:") and b.get_title().startswith("B:")
     assert 0.2708 in horizontal_levels(a)  # linear kernel
@@ -55,8 +56,8 @@ def test_learning_curves_has_both_targets_and_every_overlay():
 def test_cosines_draws_the_unit_circle_and_the_slope(theory):
     neurons = cosine_neurons(0.25)
     runs = pd.DataFrame([run_rows("cosines", "notebook_4z", 1, cell="target=notebook_4z")])
-    lines = claims.cosine_lines(neurons, runs, theory)
-    fig = plotting.cosines_figure(neurons, lines)
+    lines = theory_tables.cosine_lines(neurons, runs, theory)
+    fig = figures.cosines_figure(neurons, lines)
     (ax,) = fig.axes
     assert any(isinstance(patch, Circle) for patch in ax.patches)
     slopes = [np.ptp(line.get_ydata()) / np.ptp(line.get_xdata()) for line in ax.get_lines()
@@ -67,7 +68,7 @@ def test_cosines_draws_the_unit_circle_and_the_slope(theory):
 
 
 def test_single_step_panels():
-    fig = plotting.single_step_figure(single_step(), threshold=3.0)
+    fig = figures.single_step_figure(single_step(), threshold=3.0)
     snr_plain, snr_prep, error = fig.axes
     assert snr_plain.get_yscale() == snr_prep.get_yscale() == "log"
     assert 3.0 in horizontal_levels(snr_plain) and 1.0 in horizontal_levels(error)
@@ -75,7 +76,7 @@ def test_single_step_panels():
 
 
 def test_hard_direction_marks_the_predicted_onset():
-    fig = plotting.hard_direction_figure(hard_direction(), threshold=3.0, leap=3.0)
+    fig = figures.hard_direction_figure(hard_direction(), threshold=3.0, leap=3.0)
     tanh, relu = fig.axes
     assert tanh.get_title().startswith("tanh") and relu.get_title().startswith("relu")
     vertical = [line for line in tanh.get_lines() if len(set(line.get_xdata())) == 1]
@@ -83,7 +84,7 @@ def test_hard_direction_marks_the_predicted_onset():
 
 
 def test_staircase_panels_per_target():
-    fig = plotting.staircase_figure(staircase())
+    fig = figures.staircase_figure(staircase())
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert [t.split(":")[0] for t in titles] == ["B", "S3"]
     assert {"predicted, generic activation", "predicted, relu-aware", "measured, d = 64"} <= legend_texts(fig)
@@ -91,23 +92,23 @@ def test_staircase_panels_per_target():
 
 def test_saved_files_are_byte_identical(tmp_path):
     for attempt in ("first", "second"):
-        fig = plotting.staircase_figure(staircase())
-        plotting.save_figure(fig, tmp_path / f"{attempt}.pdf", tmp_path / f"{attempt}.png")
+        fig = figures.staircase_figure(staircase())
+        figures.save_figure(fig, tmp_path / f"{attempt}.pdf", tmp_path / f"{attempt}.png")
     assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes()
     assert (tmp_path / "first.png").read_bytes() == (tmp_path / "second.png").read_bytes()
     assert (tmp_path / "first.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_every_figure_has_a_builder(theory):
-    assert set(plotting.FIGURES) == set(report.FIGURE_PLANS)
-    fig = plotting.FIGURES["hard_direction"]({"runs": hard_direction(), "theory": theory})
+    assert set(figures.FIGURES) == set(derived.FIGURE_PLANS)
+    fig = figures.FIGURES["hard_direction"]({"runs": hard_direction(), "theory": theory})
     assert len(fig.axes) == 2
 
 
 def test_staircase_climb_marks_runs_not_within_t():
-    fig = plotting.staircase_climb_figure(staircase_climb(v3_stuck=True))
+    fig = figures.staircase_climb_figure(staircase_climb(v3_stuck=True))
     panels = {ax.get_title().split(":")[0]: ax for ax in fig.axes[:4]}
-    assert list(panels) == ["V3", "N", "S3", "C"]  # in the order of claims.SCALING_TARGETS
+    assert list(panels) == ["V3", "N", "S3", "C"]  # in the order of derived.SCALING_TARGETS
     v3, n, s3, c = (panels[k] for k in ("V3", "N", "S3", "C"))
     assert "predicted stuck at 1" in n.get_title() and "t = 2" in c.get_title()
     assert [t.get_text() for t in v3.get_yticklabels()][-1] == ">8"
@@ -129,7 +130,7 @@ def test_staircase_climb_marks_runs_not_within_t():
 
 def test_figure1_fit_circles_the_chosen_setting():
     runs = pd.concat([learning_curves(levels_off=off).assign(p=p) for p, off in ((64, 0.0), (256, 0.08))])
-    fig = plotting.figure1_fit_figure(runs)
+    fig = figures.figure1_fit_figure(runs)
     assert len(fig.axes) == 6 and fig.axes[0].get_title() == "A, T = 0"
     assert "chosen p = 64" in fig._suptitle.get_text()
     assert {"paper ± 0.05", "chosen setting"} <= legend_texts(fig)

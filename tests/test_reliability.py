@@ -498,7 +498,7 @@ def test_read_only_folder_is_refused_before_computing(tmp_path, guard, earlier):
 def test_theory_cli_refuses_what_it_cannot_compute(argument, expected, tmp_path, guard):
     """In a process of its own: a hang (max_order=100 ran for hours) must fail, not block."""
     env, _ = guard
-    process = subprocess.run([sys.executable, "-m", "giantstep.theory_cli", argument], cwd=tmp_path,
+    process = subprocess.run([sys.executable, "-m", "giantstep.theory.cli", argument], cwd=tmp_path,
                              env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
     lines = process.stderr.strip().splitlines()
     assert process.returncode == 2 and process.stdout == "" and len(lines) == 1, process
@@ -512,7 +512,7 @@ def test_every_plan_is_accepted_within_the_default_limits():
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from giantstep.config import estimate, resolve
-    from giantstep.plans import SCALES, available_plans, load_plan
+    from giantstep.reproduce.plans import SCALES, available_plans, load_plan
     from giantstep.schema import compose
 
     parser = OverridesParser.create()

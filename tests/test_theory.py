@@ -15,7 +15,8 @@ import torch
 from giantstep.activations import get_activation
 from giantstep.errors import ConfigError
 from giantstep.targets import Target
-from giantstep.theory import (
+from giantstep.theory.cli import main
+from giantstep.theory.population import (
     error_floor,
     gaussian_moments,
     hermite_coefficients,
@@ -24,7 +25,6 @@ from giantstep.theory import (
     staircase_subspaces,
     theory_summary,
 )
-from giantstep.theory_cli import main
 
 EXPR = {
     "A": "(He1(z1) + He2(z1)/2 + He4(z1)/24 + He1(z2) + He2(z2)/2 + He4(z2)/24)/2",
@@ -166,7 +166,7 @@ def test_large_r_is_monte_carlo_without_predictions():
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(SRC))
-    command = [sys.executable, "-m", "giantstep.theory_cli", *args]
+    command = [sys.executable, "-m", "giantstep.theory.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from giantstep.plans import load_plan
+from giantstep.reproduce.plans import load_plan
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

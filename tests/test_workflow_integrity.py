@@ -30,11 +30,12 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from test_workflow import copy_repository, job_counts, snakemake
 
-from giantstep import plans
-from giantstep.analysis import DamagedRunError, neurons_table, repair_runs, runs_table
-from giantstep.plans import Cell, config_digest, hydra_quoted, load_plan, path_name
-from giantstep.schema import REPO, register_schema
+from giantstep.paths import conf_dir
+from giantstep.reproduce import plans
+from giantstep.reproduce.aggregate import DamagedRunError, neurons_table, repair_runs, runs_table
+from giantstep.reproduce.plans import Cell, config_digest, hydra_quoted, load_plan, path_name
 from giantstep.schema import compose as compose_config
+from giantstep.schema import register_schema
 
 SAFE_PART = re.compile(r"[A-Za-z0-9._+=-]+")
 CLI = str(Path(sys.executable).with_name("giantstep"))
@@ -61,7 +62,7 @@ def test_a_quoted_sweep_dir_reads_back_as_the_path(path):
     """Hydra un-quotes the override and OmegaConf resolves it: the path comes back unchanged."""
     register_schema()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"hydra.sweep.dir={hydra_quoted(path)}"],
                       return_hydra_config=True)
     assert cfg.hydra.sweep.dir == path
@@ -78,15 +79,15 @@ def test_cell_arguments_are_one_list_item_per_argument():
 def test_the_digest_cache_is_dropped_when_the_digest_code_changes(tmp_path, monkeypatch):
     """Cached digests are keyed by the sources they come from, plans.py included: a digest
     computed another way would make every run look foreign to its cell."""
-    for source in ("conf", "src/giantstep/schema.py", "src/giantstep/plans.py"):
-        if (REPO / source).is_dir():
-            shutil.copytree(REPO / source, tmp_path / source)
-        else:
-            (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / source, tmp_path / source)
-    monkeypatch.setattr(plans, "REPO", tmp_path)
+    package = tmp_path / "giantstep"
+    shutil.copytree(conf_dir(), tmp_path / "conf")
+    for source in ("schema.py", "reproduce/plans.py"):
+        (package / source).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(plans.PACKAGE / source, package / source)
+    monkeypatch.setattr(plans, "PACKAGE", package)
+    monkeypatch.setattr(plans, "conf_dir", lambda: tmp_path / "conf")
     before = plans._conf_fingerprint()
-    with open(tmp_path / "src/giantstep/plans.py", "a") as source:
+    with open(package / "reproduce/plans.py", "a") as source:
         source.write("# another digest\n")
     assert plans._conf_fingerprint() != before
 

@@ -31,9 +31,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from giantstep.errors import ConfigError, DivergenceError
-from giantstep.schema import REPO, register_schema
+from giantstep.paths import conf_dir
+from giantstep.schema import register_schema
 
-CONF = REPO / "conf"
+CONF = conf_dir()
 log = logging.getLogger("giantstep")
 # Read before main() sets HYDRA_FULL_ERROR for its own use.
 VERBOSE = bool(os.environ.get("GIANTSTEP_VERBOSE") or os.environ.get("HYDRA_FULL_ERROR"))

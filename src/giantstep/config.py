@@ -320,7 +320,7 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
 
     from giantstep.activations import get_activation
     from giantstep.targets import Target, check_r
-    from giantstep.theory import theory_summary
+    from giantstep.theory.population import theory_summary
 
     get_activation(cfg.student.activation)
     target = Target.parse(cfg.target.expr, name=cfg.target.name)

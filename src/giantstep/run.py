@@ -38,8 +38,8 @@ from giantstep.metrics import (
     update_alignment,
 )
 from giantstep.model import init_student
+from giantstep.paths import REPO
 from giantstep.readout import readout_shift, ridge_readout
-from giantstep.schema import REPO
 from giantstep.targets import Teacher, teacher_directions
 from giantstep.train import giant_step, group_bounds, learning_rate
 

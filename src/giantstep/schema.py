@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-REPO = Path(__file__).resolve().parents[2]
+from giantstep.paths import conf_dir
 
 Init = Enum("Init", ["gaussian", "sphere"])
 SecondLayer = Enum("SecondLayer", ["rademacher", "gaussian"])
@@ -110,5 +109,5 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
     register_schema()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=list(overrides))

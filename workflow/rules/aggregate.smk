@@ -1,6 +1,6 @@
 rule aggregate:
     """Tidy table of one plan: a row per run and step. Each run is checked against its
-    cell first (giantstep.analysis.check_run)."""
+    cell first (giantstep.reproduce.aggregate.check_run)."""
     input:
         lambda wc: run_outputs(wc.plan),
     output:

@@ -2,9 +2,9 @@ import os
 import sys
 from pathlib import Path
 
-from giantstep.analysis import RUN_FILES, repair_runs
+from giantstep.reproduce.aggregate import RUN_FILES, repair_runs
 from giantstep.errors import ConfigError
-from giantstep.plans import cached_digests, load_plan
+from giantstep.reproduce.plans import cached_digests, load_plan
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
@@ -53,7 +53,7 @@ def run_outputs(plan):
 
 def repair(plan, remove):
     """Have every damaged, foreign or incomplete run of a plan recomputed
-    (giantstep.analysis.repair_runs): one line on stderr per run."""
+    (giantstep.reproduce.aggregate.repair_runs): one line on stderr per run."""
     runs = {Path(path): digest for path, digest in run_digests(plan).items()}
     tables = [Path(table.format(plan=plan)) for table in PLAN_TABLES.values()]
     then = "recomputing it" if remove else "a run without -n recomputes it"

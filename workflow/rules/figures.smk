@@ -1,9 +1,9 @@
-# The paper's figures (PDF + PNG) from the tidy tables (giantstep.plotting); each PNG goes
+# The paper's figures (PDF + PNG) from the tidy tables (giantstep.reproduce.figures); each PNG goes
 # into `snakemake --report` with its caption from workflow/report/<figure>.rst.
-from giantstep.report import FIGURE_PLANS
+from giantstep.reproduce.tables import FIGURE_PLANS
 
 FIGURES = f"{RESULTS}/figures"
-PLOTTING_CODE = REPORT_CODE + [str(PACKAGE / "plotting.py")]
+PLOTTING_CODE = REPORT_CODE + [str(PACKAGE / "reproduce" / "figures.py")]
 
 
 rule figure_learning_curves:

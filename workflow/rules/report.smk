@@ -1,5 +1,5 @@
 # REPORT.md: the verdict of every claim with its figures, numbers and settings, and where
-# the numbers differ from the paper (giantstep.report).
+# the numbers differ from the paper (giantstep.reproduce.report).
 REPORT_TABLES = {
     "claims": f"{TABLES}/claims.csv",
     "theory": f"{TABLES}/theory.csv",

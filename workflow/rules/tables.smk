@@ -1,12 +1,14 @@
 # Derived tables (CSV + Markdown + LaTeX) from the tidy runs tables: theory per target, the
 # theory lines of the cosine scatters, staircase, staircase climb, learning curves vs the paper,
-# settings per figure, and the verdict of every claim (giantstep.claims, giantstep.report).
-from giantstep.schema import REPO
+# settings per figure, and the verdict of every claim (giantstep.reproduce.claims, giantstep.reproduce.report).
+from giantstep.paths import PACKAGE, conf_dir
 
 TABLES = f"{RESULTS}/tables"
-PACKAGE = REPO / "src" / "giantstep"
 # The package modules a rule's output depends on: editing them reruns the rule.
-REPORT_CODE = [str(PACKAGE / name) for name in ("claims.py", "report.py")]
+REPORT_CODE = [
+    str(PACKAGE / "reproduce" / name)
+    for name in ("labels.py", "tables.py", "claims.py", "report.py")
+]
 RENDERINGS = (".csv", ".md", ".tex")
 RUNS_TABLES = {plan: f"{TABLES}/{plan}_runs.csv" for plan in PLANS}
 COSINE_TABLES = (
@@ -22,8 +24,12 @@ COSINE_TABLES = (
 rule table_theory:
     """Theory per named target and activation (giantstep.theory, by quadrature)."""
     input:
-        targets=sorted(str(path) for path in (REPO / "conf" / "target").glob("*.yaml")),
-        code=REPORT_CODE + [str(PACKAGE / "theory.py")],
+        targets=sorted(str(path) for path in (conf_dir() / "target").glob("*.yaml")),
+        code=REPORT_CODE
+        + [
+            str(PACKAGE / "reproduce" / "theory_tables.py"),
+            str(PACKAGE / "theory" / "population.py"),
+        ],
     output:
         multiext(f"{TABLES}/theory", *RENDERINGS),
     log:

@@ -1,4 +1,4 @@
-"""Snakemake script: run artifacts of one plan -> one tidy CSV table (giantstep.analysis).
+"""Snakemake script: run artifacts of one plan -> one tidy CSV table (giantstep.reproduce.aggregate).
 
 A run that fails its check stops the job with one line naming the file, in the log and on
 the console; the next run of the workflow recomputes that run.
@@ -7,7 +7,7 @@ the console; the next run of the workflow recomputes that run.
 import sys
 from pathlib import Path
 
-from giantstep.analysis import DamagedRunError, neurons_table, runs_table
+from giantstep.reproduce.aggregate import DamagedRunError, neurons_table, runs_table
 
 sm = snakemake  # noqa: F821 (set by Snakemake)
 console, sys.stderr = sys.stderr, open(sm.log[0], "w")

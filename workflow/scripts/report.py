@@ -1,4 +1,4 @@
-"""Snakemake script: tables and figures -> REPORT.md (giantstep.report)."""
+"""Snakemake script: tables and figures -> REPORT.md (giantstep.reproduce.report)."""
 
 import sys
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 sm = snakemake  # noqa: F821 (set by Snakemake)
 sys.stderr = open(sm.log[0], "w")
 
-from giantstep.claims import read_tables  # noqa: E402 (after the log redirect: warnings go there)
-from giantstep.report import report_markdown  # noqa: E402
+from giantstep.reproduce.report import report_markdown  # noqa: E402
+from giantstep.reproduce.tables import read_tables  # noqa: E402 (after the log redirect: warnings go there)
 
 tables = read_tables(dict(sm.input.items()))
 figures = [Path(path).stem for path in sm.input.figures]

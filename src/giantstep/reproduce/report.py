@@ -14,45 +14,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from giantstep.claims import (
-    CLAIM_FIGURES,
-    CLAIMS,
-    FIGURE1_READINGS,
-    LEVEL_TOLERANCE,
-    PAPER_FIGURE1,
-    PAPER_KAPPA,
-    VERDICTS,
-    by_target,
-    climb_steps,
+from giantstep.reproduce.claims import CLAIM_FIGURES, CLAIMS, LEVEL_TOLERANCE, VERDICTS
+from giantstep.reproduce.labels import FIGURE1_READINGS, PAPER_KAPPA, fmt, label, reading_text
+from giantstep.reproduce.tables import (
+    LR_RULES,
     climb_summary,
-    cosine_lines,
-    evaluate_claims,
-    figure1_fit,
-    format_step_range,
-    format_steps,
-    label,
-    learned_threshold,
+    render_markdown,
     staircase_summary,
     steps_by_d,
-    target_order,
-    theory_table,
 )
 
-# Figure name -> plan whose runs table holds its runs.
-FIGURE_PLANS = {
-    "learning_curves": "learning_curves",
-    "cosines": "cosines",
-    "single_step": "single_step",
-    "hard_direction": "hard_direction",
-    "staircase": "staircase",
-    "staircase_climb": "staircase_climb",
-    "figure1": "figure1",
-}
 FIGURE_TITLES = {
     "learning_curves": "Learning curves (C5)",
     "cosines": "Cosine scatters (C1, C6, C7)",
@@ -62,174 +37,8 @@ FIGURE_TITLES = {
     "staircase_climb": "Staircase climb vs d: steps to aligned and to learned directions (C4)",
     "figure1": "Figure 1's setting: error at kappa = 2.25 vs width and step size (C5)",
 }
-LR_RULES = {"constant": "{c}", "p": "{c} p", "p_sqrt_n_over_d": "{c} p sqrt(n/d)", "sqrt_np": "{c} sqrt(n p)"}
 
 
-def _fmt(x, digits: int = 3) -> str:
-    if isinstance(x, (float, np.floating)):
-        return "nan" if not np.isfinite(x) else f"{x:.{digits}g}"
-    return str(x)
-
-
-def _reading(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        return f"{value[0]:g}–{value[1]:g}"
-    return f"{value:g}"
-
-
-def learning_curve_comparison(runs: pd.DataFrame) -> pd.DataFrame:
-    """Test error (mean, std over seeds) at the largest kappa per target and ``T``, beside the
-    paper's Figure-1 reading (at ``kappa = 2.25``), the theory floor of the learned subspace at
-    ``n ~ d`` and the linear-kernel error."""
-    rows = []
-    for target in target_order(runs["target"]):
-        one = runs[runs["target"] == target]
-        kappa = one["kappa"].max()
-        at = one[np.isclose(one["kappa"], kappa)]
-        readings = PAPER_FIGURE1.get(target, {})
-        for t, steps in at.groupby("t"):
-            rows.append({
-                "target": label(target),
-                "T": int(t),
-                "kappa": round(float(kappa), 3),
-                "error_mean": float(steps["test_error"].mean()),
-                "error_std": float(steps["test_error"].std(ddof=1)) if len(steps) > 1 else float("nan"),
-                "seeds": int(steps["seed"].nunique()),
-                "paper_kappa": PAPER_KAPPA if readings else float("nan"),
-                "paper": _reading(readings.get(int(t))),
-                "floor": float(steps["floor"].iloc[0]),
-                "linear_kernel": float(steps["linear_kernel_error"].iloc[0]),
-            })
-    return pd.DataFrame(rows)
-
-
-def staircase_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Learned dims per target and ``d``, one row each, as sequences over ``t = 0..T``:
-    measured (median over seeds, and the range where seeds disagree) beside the
-    activation-aware and the generic prediction; ``first_mismatch``: the first ``t`` where
-    the median differs from the aware prediction (empty if none)."""
-    summary = staircase_summary(runs)
-    rows = []
-    for (target, d), one in summary.groupby(["target", "d"], sort=False):
-        one = one.sort_values("t")
-        mismatch = one.loc[one["measured"] != one["predicted"], "t"]
-        rows.append({
-            "target": target,
-            "label": label(target),
-            "d": int(d),
-            "seeds": int(one["seeds"].max()),
-            "measured": _sequence(one["measured"]),
-            "measured_range": ", ".join(
-                f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}"
-                for lo, hi in zip(one["measured_min"], one["measured_max"])),
-            "predicted": _sequence(one["predicted"]),
-            "predicted_generic": _sequence(one["predicted_generic"]),
-            "first_mismatch": "none" if mismatch.empty else f"t = {int(mismatch.iloc[0])}",
-        })
-    return by_target(pd.DataFrame(rows), "d")
-
-
-def climb_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The climb vs ``d``: one row per target, ``alpha`` and ``d``
-    (:func:`giantstep.claims.climb_summary`): the first step with ``level`` directions aligned
-    and learned, each as median, range and per seed (``>T``: not within the ``T`` steps run),
-    seeds that get there, and the activation-aware ``predicted`` step (``never``: the
-    recursion stops below ``level``)."""
-    summary = climb_summary(runs)
-    steps = climb_steps(runs).groupby(["target", "alpha", "d"])
-    rows = []
-    for r in summary.itertuples():
-        seeds = steps.get_group((r.target, r.alpha, r.d))
-        row = {"target": r.target, "label": r.label, "alpha": r.alpha, "d": int(r.d), "level": int(r.level),
-               "T": int(r.T),
-               "predicted": f"{r.predicted_at:g}" if np.isfinite(r.predicted_at)
-               else "never" if r.T >= r.level else f">{r.T}"}
-        for measure in ("aligned", "learned"):
-            row[f"{measure}_median"] = format_steps(getattr(r, f"{measure}_median"), r.T)
-            row[f"{measure}_range"] = format_step_range(getattr(r, f"{measure}_min"),
-                                                        getattr(r, f"{measure}_max"), r.T)
-            row[f"{measure}_per_seed"] = ", ".join(format_steps(v, r.T) for v in seeds[f"{measure}_at"])
-            row[f"{measure}_reached"] = f"{int(getattr(r, f'{measure}_reached'))}/{int(r.seeds)}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _sequence(values: pd.Series) -> str:
-    return ", ".join(f"{v:g}" for v in values)
-
-
-def _values(column: pd.Series) -> str:
-    """The distinct values of a column: listed when few, as a range when many."""
-    values = sorted(column.dropna().unique(), key=lambda v: (isinstance(v, str), v))
-    if not values:
-        return ""
-    if len(values) > 4 and all(isinstance(v, (int, float, np.number)) for v in values):
-        return f"{_fmt(values[0])}–{_fmt(values[-1])} ({len(values)} values)"
-    return ", ".join(_fmt(v) for v in values)
-
-
-def settings_table(runs_by_plan: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The settings behind each figure: one row per figure, from its plan's runs table."""
-    rows = []
-    for figure, plan in FIGURE_PLANS.items():
-        if plan not in runs_by_plan:
-            continue
-        runs = runs_by_plan[plan]
-        rules = runs.drop_duplicates(["lr_rule", "lr_scale"])
-        rows.append({
-            "figure": figure,
-            "plan": plan,
-            "targets": ", ".join(label(t) for t in target_order(runs["target"])),
-            "activation": _values(runs["activation"]),
-            "symmetric init": _values(runs["symmetric"].astype(str).str.lower()),
-            "d": _values(runs["d"]),
-            "p": _values(runs["p"]),
-            "n": _values(runs["n"]),
-            "kappa": _values(runs["kappa"].round(3)),
-            "steps T": _values(runs["steps"]),
-            "eta": ", ".join(LR_RULES[r.lr_rule].format(c=_fmt(r.lr_scale)) for r in rules.itertuples()),
-            "preprocess": _values(runs["preprocess"]),
-            "ridge": _values(runs["ridge"]),
-            "readout n_train": _values(runs["n_train"]),
-            "n_test": _values(runs["n_test"]),
-            "seeds": ", ".join(str(s) for s in sorted(runs["seed"].unique())),
-        })
-    return pd.DataFrame(rows)
-
-
-def render_markdown(table: pd.DataFrame) -> str:
-    """A table as GitHub Markdown (floats to 4 significant digits, ``|`` in text escaped)."""
-    cells = table.astype(object).where(table.notna(), None)
-    cells = cells.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
-    return cells.to_markdown(index=False, floatfmt=".4g", missingval="") + "\n"
-
-
-def render_latex(table: pd.DataFrame) -> str:
-    """A table as a LaTeX ``tabular`` (booktabs rules, special characters escaped).
-
-    pandas leaves ``<``, ``>`` and ``|`` as they are, which the default OT1 font encoding
-    prints as other glyphs; the booktabs tabular's own syntax has none of them, so they are
-    replaced throughout.
-    """
-    latex = table.to_latex(index=False, escape=True, float_format=lambda x: _fmt(x, 4), na_rep="")
-    for character, command in (("<", r"\textless{}"), (">", r"\textgreater{}"), ("|", r"\textbar{}")):
-        latex = latex.replace(character, command)
-    return latex
-
-
-def write_table(table: pd.DataFrame, csv: str | Path, markdown: str | Path | None = None,
-                latex: str | Path | None = None) -> None:
-    """Write ``table`` as CSV and, when paths are given, as Markdown and LaTeX."""
-    table.to_csv(csv, index=False)
-    if markdown is not None:
-        Path(markdown).write_text(render_markdown(table))
-    if latex is not None:
-        Path(latex).write_text(render_latex(table))
-
-
-# ---------------------------------------------------------------------------- REPORT.md
 
 
 def _claim_section(claim: str, checks: pd.DataFrame, figures: set[str]) -> list[str]:
@@ -354,10 +163,10 @@ def _figure1_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     if fit is None or fit.empty:
         return []
     best = fit.iloc[0]
-    distances = ", ".join(f"{label(t)} T={T}: {best[f'{label(t)}_T{T}']:.3f} vs {_reading(r)} "
+    distances = ", ".join(f"{label(t)} T={T}: {best[f'{label(t)}_T{T}']:.3f} vs {reading_text(r)} "
                           f"(off by {best[f'dist_{label(t)}_T{T}']:.3f})" for t, T, r in FIGURE1_READINGS)
     within = int(sum(best[f"dist_{label(t)}_T{T}"] <= LEVEL_TOLERANCE for t, T, _ in FIGURE1_READINGS))
-    eta = LR_RULES[best["lr_rule"]].format(c=_fmt(best["lr_scale"]))
+    eta = LR_RULES[best["lr_rule"]].format(c=fmt(best["lr_scale"]))
     lines = [f"**Figure 1's setting.** Of the {len(fit)} widths and step sizes of the `figure1` sweep "
              f"(d = {int(best['d'])}, kappa = {PAPER_KAPPA:g}, ridge {best['ridge']:g}), the closest to the "
              f"paper's six readings is p = {int(best['p'])} (p/d = {best['p_over_d']:g}), eta = "
@@ -392,7 +201,7 @@ def _figure1_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
 def report_markdown(scale: str, tables: Mapping[str, pd.DataFrame], figures: list[str]) -> str:
     """``REPORT.md`` of a workflow run.
 
-    ``tables``: ``claims`` (:func:`giantstep.claims.evaluate_claims`), and where present
+    ``tables``: ``claims`` (:func:`giantstep.reproduce.claims.evaluate_claims`), and where present
     ``comparison``, ``staircase_table``, ``climb_table``, ``theory``, ``settings`` and the runs
     tables ``staircase``, ``staircase_climb`` and ``hard_direction``; ``figures``: names of the
     figures built (``figures/<name>.png``).
@@ -462,24 +271,3 @@ def report_markdown(scale: str, tables: Mapping[str, pd.DataFrame], figures: lis
                       f"[LaTeX](tables/{name}.tex))", "", render_markdown(tables[key])]
     lines += ["## Where and why the numbers differ from the paper", ""] + differences(tables) + [""]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- registry
-
-
-def _claims(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    runs = next((tables[p] for p in FIGURE_PLANS.values() if p in tables), None)
-    return evaluate_claims(tables, learned_threshold(runs))
-
-
-# Table name -> builder from the tables named by its workflow rule's inputs.
-TABLES = {
-    "theory": lambda tables: theory_table(),
-    "cosine_lines": lambda tables: cosine_lines(tables["neurons"], tables["runs"], tables["theory"]),
-    "staircase": lambda tables: staircase_table(tables["runs"]),
-    "staircase_climb": lambda tables: climb_table(tables["runs"]),
-    "learning_curves_vs_paper": lambda tables: learning_curve_comparison(tables["runs"]),
-    "figure1": lambda tables: figure1_fit(tables["runs"]),
-    "settings": settings_table,
-    "claims": _claims,
-}

@@ -11,7 +11,7 @@ Keys: ``target`` (names of ``conf/target/*.yaml``; default ``two_stair``, or ``c
 ``student.activation`` (default ``relu``), ``train.steps`` (default 3),
 ``train.preprocess`` (``none`` or ``remove_linear``, default ``none``), ``theory.max_order``
 (highest Hermite order K, default 4, at most 9), ``json`` (also ``--json PATH``: write the
-list of :func:`giantstep.theory.theory_summary` dicts there). Bad input: one line on stderr,
+list of :func:`giantstep.theory.population.theory_summary` dicts there). Bad input: one line on stderr,
 exit 2, before anything is computed; that includes a target with more than 4 variables (the
 quadrature covers ``r <= 4``) and one that is not finite on the quadrature grid.
 """
@@ -26,12 +26,12 @@ import torch
 import yaml
 
 from giantstep.errors import ConfigError
-from giantstep.quadrature import MAX_QUADRATURE_R
-from giantstep.schema import REPO
+from giantstep.paths import conf_dir
 from giantstep.targets import Target, shown
-from giantstep.theory import MAX_ORDER, check_theory_request, theory_summary
+from giantstep.theory.population import MAX_ORDER, check_theory_request, theory_summary
+from giantstep.theory.quadrature import MAX_QUADRATURE_R
 
-TARGET_DIR = REPO / "conf" / "target"
+TARGET_DIR = conf_dir() / "target"
 DEFAULTS = {
     "target": "two_stair",
     "target.expr": None,

@@ -9,7 +9,7 @@ Numbers are means over seeds unless a check says otherwise; "learned" means an u
 above the run's ``metrics.threshold`` against the noise along the teacher, "aligned" a
 learned direction whose mean squared cosine exceeds its initial ``1/d`` by the run's
 ``metrics.align_threshold`` (:mod:`giantstep.metrics`). Input tables (columns in
-:mod:`giantstep.analysis`): the runs table of each plan, keyed by plan name
+:mod:`giantstep.reproduce.aggregate`): the runs table of each plan, keyed by plan name
 (``learning_curves``, ``cosines``, ``single_step``, ``hard_direction``, ``staircase``,
 ``staircase_climb``), the
 per-neuron table ``cosines_neurons``, the theory table of :func:`theory_table` and the
@@ -22,60 +22,70 @@ target (:func:`theory_table`) and the theory lines of the cosine scatters
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from giantstep.schema import REPO
-from giantstep.targets import Target
-from giantstep.theory import WithoutLinearPart, population_gradient, smoothed_derivative, theory_summary
-from giantstep.theory_cli import load_target
+from giantstep.reproduce.labels import (
+    FIGURE1_READINGS,
+    PAPER_KAPPA,
+    fmt,
+    format_steps,
+    label,
+    numbers,
+    reading_text,
+    target_order,
+)
+from giantstep.reproduce.tables import (
+    CLIMB_TARGET,
+    climb_summary,
+    cosine_ratios,
+    line_deviation,
+    reading_distance,
+    staircase_summary,
+    steps_by_d,
+)
 
-# Short names of the named targets (docs/method.md §6), used in every figure and table.
-TARGET_LABELS = {
-    "hermite_124": "A",
-    "two_stair": "B",
-    "notebook_4z": "C",
-    "staircase3": "S3",
-    "no_staircase": "N",
-    "visible_staircase3": "V3",
-    "hard_he3": "H3",
-}
-
-# The paper's Figure 1, read off the plot at kappa = 2.25 (test error per number of steps T;
-# T = 0 is random features). A pair is a range read for several T.
-PAPER_KAPPA = 2.25
-PAPER_FIGURE1 = {
-    "hermite_124": {0: 0.60, 1: 0.22, 6: 0.13},
-    "two_stair": {0: 1.37, 1: 0.32, 4: (0.15, 0.2), 5: (0.15, 0.2), 6: (0.15, 0.2)},
-}
-
-THEORY_ACTIVATIONS = ("relu", "tanh")
 LINE_TOLERANCE_DEG = 15.0  # a neuron cloud is "on" a line when its median angle to it is below this
+
+
 RATIO_TOLERANCE = 0.07  # C7: median cosine ratio within this of the predicted slope
+
+
 RATIO_BAND = 0.1  # C7: a neuron's ratio within this of the slope counts as on the line
+
+
 RATIO_FRACTION = 0.9  # C7: fraction of neurons that must be on the line
+
+
 FIRST_STEPS = 3  # C4: steps over which measured dims must equal the prediction
-CLIMB_TARGET = "visible_staircase3"  # C4: the three-level staircase a ReLU student can see
+
+
 CLIMB_CONTROL = "staircase3"  # C4: the one it cannot (ReLU never sees z3)
+
+
 ALIGNED = 0.9  # C1: |cos| between a learned direction and the predicted one
+
+
 GAIN_BELOW_KAPPA1 = 0.9  # C5: below kappa = 1 one step keeps >= 90 % of the RF error
+
+
 GAIN_GD = 0.8  # C5: at the largest kappa one step has < 80 % of the RF error
+
+
 ONSET_WINDOW = 0.5  # C3: onset kappa (most tanh seeds learn) within this of the leap index
+
+
 CLIMB_BOUND = 5  # C4: V3's median first step with 3 aligned directions, at every d
-SCALING_TARGETS = {  # C4, d-scaling: target -> (its role, the number of aligned directions timed)
-    "visible_staircase3": ("climbs to 3", 3),
-    "no_staircase": ("predicted stuck at 1", 3),
-    "staircase3": ("ReLU never sees z3", 3),
-    "notebook_4z": ("second direction predicted at t = 2", 2),
-}
+
+
 LEVEL_TOLERANCE = 0.05  # C5: our test error within this of each of the paper's Figure 1 readings
+
+
 RISE_TOLERANCE = 0.02  # C5: a curve "rises" when its error after T = 6 exceeds its best by more
+
 
 # The verdicts, in one place: name -> when it is given (first match, in this order).
 VERDICTS = {
@@ -86,6 +96,7 @@ VERDICTS = {
     "not reproduced": "no check passes",
     "not run": "the plans the claim needs were not run",
 }
+
 
 CLAIMS = {
     "C1": "One step at n ~ d learns one direction, along v* = sum_j mu_1[j] w*_j; "
@@ -104,6 +115,7 @@ CLAIMS = {
     "C7": "Target C = (4 z1 + z1^2 + z2)/2: step-1 update rows on the line of slope "
     "mu_1[2]/mu_1[1] = 1/4.",
 }
+
 
 # Figure of each claim (the names of results/<scale>/figures/<name>.png).
 CLAIM_FIGURES = {
@@ -140,193 +152,6 @@ def verdict(checks: list[Check]) -> str:
     if shape and all(shape):
         return "shape reproduced, levels differ"
     return "partly" if any(c.passed for c in checks) else "not reproduced"
-
-
-def label(target: str) -> str:
-    return TARGET_LABELS.get(target, target)
-
-
-def target_order(targets, first: tuple[str, ...] = ()) -> list[str]:
-    """``targets`` (unique) in the order of :data:`TARGET_LABELS`, unknown ones last, those
-    of ``first`` before all."""
-    known = [*first, *(t for t in TARGET_LABELS if t not in first)]
-    return sorted(set(targets), key=lambda t: (known.index(t) if t in known else len(known), t))
-
-
-def by_target(frame: pd.DataFrame, *columns: str, first: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``frame`` sorted by target (in the order of :func:`target_order`), then ``columns``."""
-    order = {t: i for i, t in enumerate(target_order(frame["target"], first))}
-    return frame.sort_values(["target", *columns], key=lambda c: c.map(order) if c.name == "target" else c,
-                             kind="stable", ignore_index=True)
-
-
-def learned_threshold(runs: pd.DataFrame | None = None) -> float:
-    """The SNR threshold of "learned": the table's ``threshold`` column when it has one,
-    else the default ``metrics.threshold`` of ``conf/``."""
-    if runs is not None and "threshold" in runs:
-        return float(runs["threshold"].iloc[0])
-    from giantstep.schema import compose
-
-    return float(compose([]).metrics.threshold)
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    return "nan" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
-
-
-# ---------------------------------------------------------------------------- theory tables
-
-
-def named_targets() -> list[str]:
-    """The targets of ``conf/target/*.yaml`` (less ``custom``), in the order of
-    :data:`TARGET_LABELS` first."""
-    names = {path.stem for path in (REPO / "conf" / "target").glob("*.yaml")} - {"custom"}
-    return [n for n in TARGET_LABELS if n in names] + sorted(names - set(TARGET_LABELS))
-
-
-def _numbers(values, digits: int = 3) -> str:
-    if values is None:
-        return "-"
-    return ", ".join("-" if v is None else _fmt(v, digits) if isinstance(v, float) else str(v)
-                     for v in values)
-
-
-def theory_table(targets: list[str] | None = None, activations=THEORY_ACTIVATIONS) -> pd.DataFrame:
-    """Theory per named target and student activation (:func:`giantstep.theory.theory_summary`).
-
-    Staircase predictions run ``r + 1`` steps, enough to reach the recursion's fixed point
-    (each step adds a direction or stops). One row per ``(target, activation)``; lists are
-    comma-separated strings: ``leap_index`` per coordinate, ``one_step_preprocessed`` the dims
-    learned by one preprocessed step at ``n ~ d^l`` for ``l = 1..4``, ``predicted_dims`` and
-    ``floors`` per step ``t = 0..r+1`` (``_generic``: the activation-blind recursion).
-    ``step1_slope`` is ``mu_1[2] / mu_1[1]`` (empty for ``r = 1``).
-    """
-    rows = []
-    for name in targets or named_targets():
-        target = load_target(name, None)
-        for activation in activations:
-            s = theory_summary(target, activation, target.r + 1)
-            rows.append({
-                "target": name,
-                "label": label(name),
-                "expr": target.expr,
-                "activation": activation,
-                "r": target.r,
-                "variance": s["variance"],
-                "mu1": _numbers(s["mu1"], 4),
-                "step1_slope": s["step1_slope"],
-                "linear_kernel_error": s["linear_kernel_error"],
-                "leap_index": _numbers(s["leap_index"]),
-                "one_step_preprocessed": _numbers([o["aware_preprocessed"] for o in s["one_step"]]),
-                "predicted_dims": _numbers(s["predicted_dims"]),
-                "predicted_dims_generic": _numbers(s["predicted_dims_generic"]),
-                "floors": _numbers(s["floors"]),
-                "floors_generic": _numbers(s["floors_generic"]),
-            })
-    return pd.DataFrame(rows)
-
-
-def _line_angle(vectors: np.ndarray) -> float:
-    """Angle in degrees, in ``(-90, 90]``, of the principal axis of ``vectors: (m, 2)``
-    normalised to unit length: the line through the origin that fits their directions."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-300)
-    _, eigenvectors = np.linalg.eigh(unit.T @ unit)
-    x, y = eigenvectors[:, -1]
-    return _wrap(math.degrees(math.atan2(y, x)))
-
-
-def _wrap(angle: np.ndarray | float) -> np.ndarray | float:
-    """Angle of a line (degrees) folded into ``(-90, 90]``."""
-    return 90.0 - np.mod(90.0 - angle, 180.0)
-
-
-def line_deviation(angles: np.ndarray, line: float) -> np.ndarray:
-    """Unsigned angle in degrees (0..90) between lines at ``angles`` and the line at ``line``."""
-    return np.abs(_wrap(np.asarray(angles, dtype=float) - line))
-
-
-def _sign_group(a: pd.Series) -> pd.Series:
-    return np.where(a > 0, "a > 0", "a < 0")
-
-
-def cosine_lines(neurons: pd.DataFrame, runs: pd.DataFrame, theory: pd.DataFrame) -> pd.DataFrame:
-    """Theory and measured lines of the cosine scatters (update-row cosines with ``w*_1, w*_2``).
-
-    At ``t = 1`` the theory line has the slope ``mu_1[2]/mu_1[1]`` of the theory table (one
-    group, ``all``). At ``t >= 2`` it comes from each neuron's predicted update (see
-    :func:`predicted_updates`); the line per sign of ``a`` is the principal axis of these
-    directions. Measured lines are the principal axes of the neurons' cosine vectors.
-
-    Returns one row per ``(target, t, group)``: ``theory_angle`` (degrees, ``(-90, 90]``),
-    ``theory_slope``, ``source``, ``measured_angle``, ``median_deviation`` (median over neurons
-    of the angle between a neuron's cosine vector and the theory line) and ``neurons``
-    (count, pooled over seeds).
-    """
-    rows = []
-    first = runs.drop_duplicates("cell").set_index("cell")
-    for (cell, target), cloud in neurons.groupby(["cell", "target"], sort=False):
-        run = first.loc[cell]
-        if run["r"] < 2:
-            continue
-        link = Target.parse(run["expr"], target)
-        for t in sorted(set(cloud["t"]) - {0}):
-            at_t = cloud[cloud["t"] == t].sort_values(["seed", "neuron"])
-            cos = at_t[["update_cos_1", "update_cos_2"]].to_numpy()
-            if t == 1:
-                row = theory[(theory["target"] == target) & (theory["activation"] == run["activation"])]
-                groups = {"all": (np.ones(len(at_t), bool),
-                                  math.degrees(math.atan(float(row["step1_slope"].iloc[0]))), "mu_1 slope")}
-            else:
-                predicted = np.concatenate([
-                    predicted_updates(one, t, link, run["activation"], run["eta"] / math.sqrt(run["p"]),
-                                      run["p"])
-                    for _, one in cloud.groupby("seed")
-                ])
-                sign = _sign_group(at_t["a"])
-                groups = {g: (sign == g, _line_angle(predicted[sign == g]), "population gradient")
-                          for g in ("a > 0", "a < 0")}
-            for group, (mask, angle, source) in groups.items():
-                neuron_angles = np.degrees(np.arctan2(cos[mask, 1], cos[mask, 0]))
-                rows.append({
-                    "target": target, "t": int(t), "group": group,
-                    "theory_angle": float(angle), "theory_slope": math.tan(math.radians(angle)),
-                    "source": source, "measured_angle": float(_line_angle(cos[mask])),
-                    "median_deviation": float(np.median(line_deviation(neuron_angles, angle))),
-                    "neurons": int(mask.sum()),
-                })
-    return by_target(pd.DataFrame(rows), "t")
-
-
-def predicted_updates(
-    neurons: pd.DataFrame, t: int, link: Target, activation: str, step_size: float, p: int
-) -> np.ndarray:
-    """Predicted update ``W_t - W_0`` in the teacher plane of one run's saved neurons: (m, 2),
-    rows ordered by neuron.
-
-    The measured update after ``t - 1`` steps plus one population step from the measured
-    state after ``t - 1`` steps: ``step_size * a_i * G_i`` (``step_size = eta / sqrt(p)``),
-    ``G_i = E[(g*(z) - <b, z>) sigma'(<w_i, z>) z]`` from
-    :func:`giantstep.theory.population_gradient` at the neuron's projection on the teacher
-    subspace and norm outside it. ``b`` is the linear part of the student's output in teacher
-    coordinates, ``b = p^(-1/2) sum_j a_j E[sigma'(<w_j, z>)] W* w_j`` (Stein's lemma),
-    estimated from the saved neurons; the student's higher-order parts are dropped.
-    """
-    columns = [f"projection_{j}" for j in range(1, link.r + 1)]
-    start = neurons[neurons["t"] == 0].sort_values("neuron")
-    before = neurons[neurons["t"] == t - 1].sort_values("neuron")
-    projection = before[columns].to_numpy()
-    norm_out = before["norm_outside"].to_numpy()
-    a = before["a"].to_numpy()[:, None]
-    slope = smoothed_derivative(activation, torch.zeros(len(before), dtype=torch.float64),
-                                torch.tensor(np.hypot(np.linalg.norm(projection, axis=1), norm_out))).numpy()
-    b = math.sqrt(p) * np.mean(a * slope[:, None] * projection, axis=0)
-    gradient = population_gradient(WithoutLinearPart(link, 0.0, torch.tensor(b)), activation,
-                                   torch.tensor(projection), torch.tensor(norm_out)).numpy()
-    update = projection - start[columns].to_numpy() + step_size * a * gradient
-    return update[:, :2]
-
-
-# ---------------------------------------------------------------------------- claim checks
 
 
 def _mean_by(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
@@ -406,7 +231,7 @@ def check_c2(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check
               f"{near2:.2f}", bool(near2 > threshold)),
         Check("C2", "it appears only as kappa approaches 2",
               "smallest kappa with mean snr_2 above the threshold is >= 1.75",
-              _fmt(onset), bool(onset >= 1.75 - 1e-9)),
+              fmt(onset), bool(onset >= 1.75 - 1e-9)),
     ]
 
 
@@ -446,96 +271,13 @@ def check_c3(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check
         Check("C3", f"onset near the predicted kappa = leap index = {leap:g}",
               f"the smallest kappa at which most tanh seeds learn it lies within {ONSET_WINDOW:g} "
               f"of {leap:g}",
-              f"{_fmt(onset)} (tanh {_seeds_learned(tanh)})", bool(abs(onset - leap) <= ONSET_WINDOW + 1e-9)),
+              f"{fmt(onset)} (tanh {_seeds_learned(tanh)})", bool(abs(onset - leap) <= ONSET_WINDOW + 1e-9)),
     ]
     if not low.empty:
         checks.append(Check("C3", f"no overlap for kappa <= {leap - 1:g}",
                             f"no tanh seed learns it at kappa <= {leap - 1:g}",
                             _seeds_learned(low), bool((low["learned_dims"] == 0).all())))
     return checks
-
-
-def staircase_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Learned dims per target, d and step: median, min and max over seeds beside the
-    predictions (activation-aware and generic)."""
-    grouped = runs.groupby(["target", "d", "t"])
-    out = grouped["learned_dims"].agg(measured="median", measured_min="min", measured_max="max")
-    out["predicted"] = grouped["predicted_dims"].first()
-    out["predicted_generic"] = grouped["predicted_dims_generic"].first()
-    out["seeds"] = grouped["seed"].nunique()
-    out = out.reset_index()
-    out.insert(1, "label", out["target"].map(label))
-    return by_target(out, "d", "t")
-
-
-def climb_steps(runs: pd.DataFrame) -> pd.DataFrame:
-    """When each run of a staircase first has ``level`` directions learned and aligned.
-
-    ``level`` is the number of directions timed for the target (:data:`SCALING_TARGETS`; its
-    ``r`` otherwise). One row per ``(target, alpha, d, seed)`` with ``alpha = n / d``:
-    ``level``, ``T`` (steps run), ``learned_at`` and ``aligned_at`` (the first ``t >= 1`` with
-    ``learned_dims``, resp. ``aligned_dims``, at least ``level``; NaN when not within ``T``),
-    ``predicted_at`` (the same for the activation-aware prediction; NaN: not within ``T``,
-    which for S3 and N means never), ``max_learned`` and ``max_aligned`` (the most directions
-    at any ``t``).
-    """
-    frame = runs[runs["t"] >= 1].assign(alpha=(runs["n"] / runs["d"]).round(3))
-    rows = []
-    for (target, alpha, d, seed), one in frame.groupby(["target", "alpha", "d", "seed"], sort=False):
-        level = min(SCALING_TARGETS.get(target, ("", 99))[1], int(one["r"].iloc[0]))
-
-        def first(column: pd.Series, one=one, level=level) -> float:
-            t = one.loc[pd.to_numeric(column) >= level, "t"]
-            return float(t.min()) if not t.empty else float("nan")
-
-        rows.append({
-            "target": target, "alpha": float(alpha), "d": int(d), "seed": int(seed), "level": level,
-            "T": int(one["t"].max()), "learned_at": first(one["learned_dims"]),
-            "aligned_at": first(one["aligned_dims"]), "predicted_at": first(one["predicted_dims"]),
-            "max_learned": int(one["learned_dims"].max()), "max_aligned": int(one["aligned_dims"].max()),
-        })
-    return by_target(pd.DataFrame(rows), "alpha", "d", "seed", first=(CLIMB_TARGET,))
-
-
-def climb_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """:func:`climb_steps` over seeds, one row per ``(target, alpha, d)``: for ``m`` in
-    ``learned`` and ``aligned``, ``m_median``, ``m_min``, ``m_max`` of ``m_at`` (a run that does
-    not get there within ``T`` counts as ``inf``, so an infinite median means: not within ``T``
-    for most seeds) and ``m_reached`` (seeds that get there); ``seeds``, ``level``, ``T``,
-    ``predicted_at``, ``max_learned``, ``max_aligned``."""
-    steps = climb_steps(runs)
-    grouped = steps.groupby(["target", "alpha", "d"], sort=False)
-    out = pd.DataFrame({"seeds": grouped["seed"].nunique()})
-    for measure in ("learned", "aligned"):
-        keys = [steps["target"], steps["alpha"], steps["d"]]
-        at = steps[f"{measure}_at"].fillna(np.inf).groupby(keys, sort=False)
-        out[f"{measure}_median"] = at.median()
-        out[f"{measure}_min"] = at.min()
-        out[f"{measure}_max"] = at.max()
-        out[f"{measure}_reached"] = grouped[f"{measure}_at"].count()
-    for column, how in (("level", "first"), ("T", "max"), ("predicted_at", "first"), ("max_learned", "max"),
-                        ("max_aligned", "max")):
-        out[column] = grouped[column].agg(how)
-    out = out.reset_index()
-    out.insert(1, "label", out["target"].map(label))
-    return by_target(out, "alpha", "d", first=(CLIMB_TARGET,))
-
-
-def format_steps(value: float, T: int) -> str:
-    """A number of steps, or ``>T`` when not reached within ``T`` (infinite or NaN)."""
-    return f"{value:g}" if np.isfinite(value) else f">{T}"
-
-
-def format_step_range(low: float, high: float, T: int) -> str:
-    """The range of steps over seeds: ``5``, ``4–6`` or ``5–>10``."""
-    return format_steps(low, T) if low == high else f"{format_steps(low, T)}–{format_steps(high, T)}"
-
-
-def steps_by_d(rows: pd.DataFrame, column: str = "aligned") -> str:
-    """``d = 128: 6 (6–7); ...``: median and range over seeds of a first step, per d."""
-    return "; ".join(f"d = {r.d}: {format_steps(getattr(r, f'{column}_median'), r.T)} "
-                     f"({format_step_range(getattr(r, f'{column}_min'), getattr(r, f'{column}_max'), r.T)})"
-                     for r in rows.sort_values("d").itertuples())
 
 
 def _climb_checks(runs: pd.DataFrame) -> list[Check]:
@@ -598,8 +340,8 @@ def _staircase_checks(runs: pd.DataFrame) -> list[Check]:
         checks.append(Check(
             "C4", f"{label(target)}: dims of the first {FIRST_STEPS} steps as predicted (d = {d})",
             "median over seeds equals the activation-aware prediction at t = 1..3",
-            f"measured {_numbers(first['measured'].astype(int).tolist())} vs predicted "
-            f"{_numbers(first['predicted'].astype(int).tolist())}",
+            f"measured {numbers(first['measured'].astype(int).tolist())} vs predicted "
+            f"{numbers(first['predicted'].astype(int).tolist())}",
             bool((first["measured"] == first["predicted"]).all())))
     differ = largest[(largest["predicted"] != largest["predicted_generic"]) & (largest["t"] >= 1)]
     if not differ.empty:
@@ -618,44 +360,6 @@ def check_c4(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check
     if "staircase_climb" in tables:
         checks += _climb_checks(tables["staircase_climb"])
     return checks
-
-
-def _reading_distance(error: float, reading) -> float:
-    """How far ``error`` lies from a Figure 1 reading (a value, or a range read for several T)."""
-    low, high = reading if isinstance(reading, tuple) else (reading, reading)
-    return max(low - error, error - high, 0.0)
-
-
-FIGURE1_READINGS = [(target, T, reading) for target, readings in PAPER_FIGURE1.items()
-                    for T, reading in readings.items() if T in (0, 1, 6)]
-
-
-def figure1_fit(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each setting of the ``figure1`` sweep against the paper's six Figure 1 readings (A and B
-    at T = 0, 1, 6, kappa = 2.25): one row per ``(p, lr_rule, lr_scale, ridge)`` with ``p_over_d``,
-    ``eta_over_p``, the
-    mean test error over seeds at each reading (``A_T0`` ...), its distance to the reading
-    (``dist_A_T0`` ..., 0 inside a range) and ``max_distance``; sorted best first (smallest
-    ``max_distance``, then smallest sum), ``chosen`` marks the first row."""
-    at = runs[np.isclose(runs["kappa"], PAPER_KAPPA, atol=0.01)]
-    rows = []
-    for (p, rule, scale, ridge), one in at.groupby(["p", "lr_rule", "lr_scale", "ridge"]):
-        errors = one.groupby(["target", "t"])["test_error"].mean()
-        row = {"p": int(p), "p_over_d": float(p / one["d"].iloc[0]), "d": int(one["d"].iloc[0]),
-               "lr_rule": rule, "lr_scale": float(scale), "eta_over_p": float(one["eta"].iloc[0] / p),
-               "ridge": float(ridge), "seeds": int(one["seed"].nunique())}
-        distances = []
-        for target, T, reading in FIGURE1_READINGS:
-            name = f"{label(target)}_T{T}"
-            row[name] = float(errors.get((target, T), np.nan))
-            distances.append(_reading_distance(row[name], reading))
-            row[f"dist_{name}"] = distances[-1]
-        # a reading beyond the steps run (smoke scale) is left out
-        row["max_distance"], row["sum_distance"] = float(np.nanmax(distances)), float(np.nansum(distances))
-        rows.append(row)
-    table = pd.DataFrame(rows).sort_values(["max_distance", "sum_distance"], ignore_index=True)
-    table.insert(0, "chosen", table.index == 0)
-    return table
 
 
 def check_c5(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
@@ -708,19 +412,15 @@ def check_c5(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check
     kappa = curve[targets[0]].index.max()
     if np.isclose(kappa, PAPER_KAPPA, atol=0.01):
         distances = {f"{label(t)} T={T}": (largest[t].get(T, np.nan), reading,
-                                          _reading_distance(largest[t].get(T, np.nan), reading))
+                                          reading_distance(largest[t].get(T, np.nan), reading))
                      for t, T, reading in FIGURE1_READINGS}
         checks.append(Check(
             "C5", f"levels at kappa = {PAPER_KAPPA:g} match the paper's Figure 1",
             f"A and B at T = 0, 1, 6 within {LEVEL_TOLERANCE:g} of the paper's readings",
-            "; ".join(f"{key}: {e:.3f} vs {_reading_text(r)} (off by {dist:.3f})"
+            "; ".join(f"{key}: {e:.3f} vs {reading_text(r)} (off by {dist:.3f})"
                       for key, (e, r, dist) in distances.items()),
             all(dist <= LEVEL_TOLERANCE for _, _, dist in distances.values()), kind="level"))
     return checks
-
-
-def _reading_text(reading) -> str:
-    return f"{reading[0]:g}–{reading[1]:g}" if isinstance(reading, tuple) else f"{reading:g}"
 
 
 def check_c6(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
@@ -763,12 +463,6 @@ def check_c6(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check
             ", ".join(f"{r.group}: {r.median_deviation:.1f} deg" for r in b2.itertuples()),
             bool((b2["median_deviation"] < LINE_TOLERANCE_DEG).all())))
     return checks
-
-
-def cosine_ratios(neurons: pd.DataFrame, target: str = "notebook_4z", t: int = 1) -> np.ndarray:
-    """``cos_2 / cos_1`` of the update rows of ``target`` after ``t`` steps (all seeds)."""
-    rows = neurons[(neurons["target"] == target) & (neurons["t"] == t)]
-    return (rows["update_cos_2"] / rows["update_cos_1"]).to_numpy()
 
 
 def check_c7(tables: Mapping[str, pd.DataFrame], threshold: float) -> list[Check]:
@@ -814,10 +508,3 @@ def evaluate_claims(tables: Mapping[str, pd.DataFrame], threshold: float) -> pd.
             rows.append({"claim": claim, "check": c.check, "kind": c.kind, "rule": c.rule,
                          "value": c.value, "passed": bool(c.passed), "verdict": outcome})
     return pd.DataFrame(rows)
-
-
-def read_tables(paths: Mapping[str, str | Path | list]) -> dict[str, pd.DataFrame]:
-    """The CSV tables among ``paths``, by key; other entries (lists, other file types) and
-    missing files are left out."""
-    return {key: pd.read_csv(path) for key, path in paths.items()
-            if isinstance(path, (str, Path)) and str(path).endswith(".csv") and Path(path).is_file()}

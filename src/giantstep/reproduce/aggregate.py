@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from giantstep.plans import resolved_digest
+from giantstep.reproduce.plans import resolved_digest
 
 RUN_FILES = ("metrics.json", "arrays.npz", "config.yaml")  # what one run writes, metrics.json last
 TOP_KEYS = ("config", "theory", "steps", "n", "eta")
@@ -55,7 +55,7 @@ def check_run(metrics_path: Path, digest: str) -> dict:
 
     Checked: valid JSON holding every key the tables read, finite numbers only, one step per
     ``t = 0..T``, the seed of its ``seed=<s>`` folder, the config of its cell (``digest``, the
-    cell's :func:`giantstep.plans.config_digest`), and beside it a readable ``arrays.npz``
+    cell's :func:`giantstep.reproduce.plans.config_digest`), and beside it a readable ``arrays.npz``
     with one entry per step and ``config.yaml`` holding the same config.
     """
     metrics = _read_metrics(metrics_path)

@@ -1,7 +1,7 @@
 """Theory of docs/method.md §4 for a target ``g*`` and a student activation ``sigma``, by quadrature.
 
 Every expectation is over ``z ~ N(0, I_r)`` in teacher coordinates and is computed with the
-tensor Gauss–Hermite rules of :mod:`giantstep.quadrature` (20 nodes per dimension, exact for
+tensor Gauss–Hermite rules of :mod:`giantstep.theory.quadrature` (20 nodes per dimension, exact for
 polynomial targets; see there), in float64 on the CPU.
 
 - Hermite data: ``mu_alpha = E[g*(z) He_alpha(z)]`` for multi-indices ``|alpha| <= K``
@@ -44,7 +44,8 @@ import torch
 from giantstep.activations import Activation, get_activation
 from giantstep.errors import ConfigError
 from giantstep.hermite_polys import hermite_he
-from giantstep.quadrature import (
+from giantstep.targets import shown
+from giantstep.theory.quadrature import (
     MAX_QUADRATURE_R,
     MONTE_CARLO_SAMPLES,
     NODES_PER_DIM,
@@ -52,7 +53,6 @@ from giantstep.quadrature import (
     monte_carlo_rule,
     tensor_rule,
 )
-from giantstep.targets import shown
 
 ZERO_TOL = 1e-6
 MAX_ORDER = 4

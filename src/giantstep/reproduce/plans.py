@@ -42,9 +42,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from giantstep import ENGINE_VERSION
 from giantstep.errors import ConfigError
-from giantstep.schema import REPO, compose
+from giantstep.paths import PACKAGE, conf_dir
+from giantstep.schema import compose
 
-PLAN_DIR = REPO / "conf" / "reproduce"
+PLAN_DIR = conf_dir() / "reproduce"
 SCALES = ("smoke", "quick", "paper")
 # Left out of a cell's digest: threads, hydra and limits (which only refuse a run before it
 # starts) do not change results, and the seeds of a cell are given by the workflow (each
@@ -181,9 +182,11 @@ def _conf_fingerprint() -> str:
     """Hash of every file a digest depends on: ``conf/**``, the schema's source, and this
     module's (a digest computed another way must not be taken from the cache)."""
     sha = hashlib.sha256(str(ENGINE_VERSION).encode())
-    sources = [REPO / "src" / "giantstep" / name for name in ("schema.py", "plans.py")]
-    for path in sorted((REPO / "conf").rglob("*.yaml")) + sources:
-        sha.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    conf = conf_dir()
+    files = [(f"conf/{path.relative_to(conf)}", path) for path in sorted(conf.rglob("*.yaml"))]
+    files += [(f"giantstep/{name}", PACKAGE / name) for name in ("schema.py", "reproduce/plans.py")]
+    for name, path in files:
+        sha.update(name.encode() + b"\0" + path.read_bytes())
     return sha.hexdigest()
 
 

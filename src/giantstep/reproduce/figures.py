@@ -13,7 +13,7 @@ with fixed metadata, so unchanged tables give byte-identical files.
   learned, vs ``d``.
 - :func:`figure1_fit_figure` (C5): the Figure 1 sweep over width and step size.
 
-Input columns are those of :mod:`giantstep.analysis` and :mod:`giantstep.claims`.
+Input columns are those of :mod:`giantstep.reproduce.aggregate` and :mod:`giantstep.reproduce.claims`.
 """
 
 from __future__ import annotations
@@ -31,18 +31,15 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from giantstep.claims import (
-    LEVEL_TOLERANCE,
-    PAPER_FIGURE1,
-    PAPER_KAPPA,
+from giantstep.reproduce.claims import LEVEL_TOLERANCE
+from giantstep.reproduce.labels import PAPER_FIGURE1, PAPER_KAPPA, label, target_order
+from giantstep.reproduce.tables import (
+    LR_RULES,
     SCALING_TARGETS,
     climb_summary,
     figure1_fit,
-    label,
     learned_threshold,
-    target_order,
 )
-from giantstep.report import LR_RULES
 
 STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.15),
          "axes.titlesize": 11, "legend.fontsize": 9, "figure.dpi": 100}
@@ -198,7 +195,7 @@ def _line(ax, angle_deg: float, side: float = 0.0, **kwargs) -> None:
 def cosines_figure(neurons: pd.DataFrame, lines: pd.DataFrame) -> Figure:
     """Update-row cosines ``(cos(Delta_i, w*_1), cos(Delta_i, w*_2))`` per target (columns)
     and step (rows), neurons coloured by the sign of ``a_i``, all seeds pooled; the unit
-    circle; the theory lines of ``lines`` (:func:`giantstep.claims.cosine_lines`): the
+    circle; the theory lines of ``lines`` (:func:`giantstep.reproduce.claims.cosine_lines`): the
     ``mu_1`` line at ``t = 1``, later the population-gradient direction per sign of ``a``,
     drawn as a ray on the side of that group's neurons."""
     neurons = neurons[(neurons["t"] >= 1) & (neurons["target"].isin(lines["target"]))]
