@@ -5,7 +5,7 @@ A damaged, foreign or incomplete run is recomputed by the next run of the workfl
 then writes tables and REPORT.md byte for byte equal to those of an untouched workflow; the
 aggregate step alone refuses such a run with one line naming the file.
 
-Workflows run in copies of the repository (``test_workflow.copy_repository``) at
+Workflows run in copies of the repository (``helpers.workflow.copy_repository``) at
 ``scale=smoke``: the repair tests on the ``cosines`` plan (three cells, with per-neuron
 arrays), the value tests on two plans of their own, built up to their runs tables.
 """
@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers.workflow import copy_repository, job_counts, snakemake
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
-from test_workflow import copy_repository, job_counts, snakemake
 
 from giantstep.paths import conf_dir
 from giantstep.reproduce import plans
-from giantstep.reproduce.aggregate import DamagedRunError, neurons_table, repair_runs, runs_table
+from giantstep.reproduce.aggregate import DamagedRunError, batch_size, neurons_table, repair_runs, runs_table
 from giantstep.reproduce.plans import Cell, config_digest, hydra_quoted, load_plan, path_name
 from giantstep.schema import compose as compose_config
 from giantstep.schema import register_schema
@@ -174,6 +174,17 @@ def test_a_whole_run_is_aggregated(tmp_path):
     assert len(neurons_table([path], tmp_path, digests)) == 3 * 4
 
 
+@pytest.mark.parametrize(("n", "train", "expected"), [
+    (4871, {"n": None, "alpha": None, "kappa": 1.75}, {"kappa": 1.75, "alpha": 4871 / 128}),
+    (2048, {"n": None, "alpha": 16.0, "kappa": 1.0}, {"kappa": math.log(2048, 128), "alpha": 16.0}),
+    (4871, {"n": 4871, "alpha": None, "kappa": 1.0}, {"kappa": math.log(4871, 128), "alpha": 4871 / 128}),
+])
+def test_the_runs_table_reads_the_configured_kappa_and_alpha(n, train, expected):
+    """The key that set ``n`` is read as configured (``log(round(128^1.75)) / log(128)`` is
+    1.7500003, which a window ``kappa <= 1.75`` would leave out); the others say what ``n`` is."""
+    assert batch_size(train, n, 128) == pytest.approx(expected, rel=1e-15)
+
+
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_the_aggregate_refuses_a_damaged_run_with_one_line_naming_the_file(tmp_path, damage):
     path, digests = fake_run(tmp_path)
@@ -249,7 +260,7 @@ def test_plan_values_never_reach_a_shell(odd_values):
     assert len(logs) == len(HOSTILE)
     for log in logs:
         lines = log.read_text().splitlines()
-        assert shlex.split(lines[0])[0] == "giantstep"
+        assert shlex.split(lines[0])[:2] == [f"GIANTSTEP_CONF={(copy / 'conf').resolve()}", "giantstep"]
         assert lines[-1].startswith("giantstep: error: ") and "target.expr" in lines[-1], lines
 
 
@@ -305,10 +316,11 @@ def rerun_by_hand_with(*extra: str):
     """Damage: rerun the cell by hand, from the first line of its log, with extra overrides."""
     def damage(copy: Path) -> None:
         cell = Path(RUN).parent.relative_to("results/smoke/runs")
-        command = shlex.split((copy / "results/smoke/logs/run" / f"{cell}.log").read_text().splitlines()[0])
-        assert command[0] == "giantstep"
-        env = dict(os.environ, PYTHONPATH=str(copy / "src"))
-        done = subprocess.run([CLI, *command[1:], *extra], cwd=copy, env=env, capture_output=True, text=True,
+        line = (copy / "results/smoke/logs/run" / f"{cell}.log").read_text().splitlines()[0]
+        conf, command, *arguments = shlex.split(line)
+        assert command == "giantstep" and conf == f"GIANTSTEP_CONF={(copy / 'conf').resolve()}", line
+        env = dict(os.environ, PYTHONPATH=str(copy / "src"), GIANTSTEP_CONF=conf.split("=", 1)[1])
+        done = subprocess.run([CLI, *arguments, *extra], cwd=copy, env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         assert json.loads((copy / RUN / "metrics.json").read_text())["config"]["d"] == 24

@@ -2,6 +2,15 @@ import os
 import sys
 from pathlib import Path
 
+# The workflow and every job read the conf/ beside this Snakefile, not that of the checkout the
+# installed package comes from (giantstep.paths.conf_dir). Set before anything composes a config.
+os.environ["GIANTSTEP_CONF"] = str(Path(workflow.basedir, "conf").resolve())
+
+
+envvars:
+    "GIANTSTEP_CONF",
+
+
 from giantstep.reproduce.aggregate import RUN_FILES, repair_runs
 from giantstep.errors import ConfigError
 from giantstep.reproduce.plans import cached_digests, load_plan
@@ -62,8 +71,10 @@ def repair(plan, remove):
 
 
 # Before the DAG is built, so that Snakemake sees what is to be recomputed. Only in the
-# main process: a cluster job's Snakemake must not touch the runs of other jobs.
-if workflow.is_main_process:
+# main process: a cluster job's Snakemake must not touch the runs of other jobs. `--lint`
+# (the only command that reads the Snakefile without checking `envvars`) changes nothing.
+LINTING = not getattr(workflow, "check_envvars", True)
+if workflow.is_main_process and not LINTING:
     for name in PLANS:
         repair(name, remove=not workflow.output_settings.dryrun)
 

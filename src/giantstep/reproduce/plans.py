@@ -45,7 +45,6 @@ from giantstep.errors import ConfigError
 from giantstep.paths import PACKAGE, conf_dir
 from giantstep.schema import compose
 
-PLAN_DIR = conf_dir() / "reproduce"
 SCALES = ("smoke", "quick", "paper")
 # Left out of a cell's digest: threads, hydra and limits (which only refuse a run before it
 # starts) do not change results, and the seeds of a cell are given by the workflow (each
@@ -111,22 +110,27 @@ def path_name(text: str) -> str:
     return f"{readable}-{digest}" if readable else digest
 
 
+def plan_dir() -> Path:
+    """``conf/reproduce/`` of the configuration tree (:func:`giantstep.paths.conf_dir`, read at each call)."""
+    return conf_dir() / "reproduce"
+
+
 def available_plans() -> list[str]:
     """Names of the plan files under ``conf/reproduce/``."""
-    return sorted(path.stem for path in PLAN_DIR.glob("*.yaml") if not path.stem.startswith("_"))
+    return sorted(path.stem for path in plan_dir().glob("*.yaml") if not path.stem.startswith("_"))
 
 
 def scale_seeds(scale: str) -> tuple[int, ...]:
     """The seeds every plan runs at ``scale``."""
     if scale not in SCALES:
         raise ConfigError(f"unknown scale '{scale}' (known: {', '.join(SCALES)})")
-    return tuple(yaml.safe_load((PLAN_DIR / "_seeds.yaml").read_text())[scale])
+    return tuple(yaml.safe_load((plan_dir() / "_seeds.yaml").read_text())[scale])
 
 
 def load_plan(name: str, scale: str) -> Plan:
     """Read plan ``name`` at ``scale``; one-line :class:`ConfigError` if either is unknown."""
     seeds = scale_seeds(scale)
-    path = PLAN_DIR / f"{name}.yaml"
+    path = plan_dir() / f"{name}.yaml"
     if name.startswith("_") or not path.is_file():
         raise ConfigError(f"unknown plan '{name}' (known: {', '.join(available_plans())})")
     spec = yaml.safe_load(path.read_text())

@@ -31,7 +31,6 @@ from giantstep.targets import Target, shown
 from giantstep.theory.population import MAX_ORDER, check_theory_request, theory_summary
 from giantstep.theory.quadrature import MAX_QUADRATURE_R
 
-TARGET_DIR = conf_dir() / "target"
 DEFAULTS = {
     "target": "two_stair",
     "target.expr": None,
@@ -84,9 +83,10 @@ def load_target(name: str, expr: str | None) -> Target:
             raise ConfigError('target=custom needs target.expr, e.g. target.expr="z1*z2"')
         target = Target.parse(expr)
     else:
-        path = TARGET_DIR / f"{name}.yaml"
+        targets = conf_dir() / "target"
+        path = targets / f"{name}.yaml"
         if not path.is_file():
-            known = sorted(p.stem for p in TARGET_DIR.glob("*.yaml"))
+            known = sorted(p.stem for p in targets.glob("*.yaml"))
             raise ConfigError(f"unknown target '{name}' (known: {', '.join(known)})")
         target = Target.parse(yaml.safe_load(path.read_text())["expr"], name=name)
     if target.r > MAX_QUADRATURE_R:
