@@ -8,15 +8,17 @@ STAMP := $(VENV)/.installed-stamp
 SCALE ?= quick
 CORES ?= all
 
-.PHONY: setup test test-fast test-cluster reproduce report bench lint clean
+.PHONY: setup test test-fast test-cluster reproduce report bench estimate lint clean
 
 setup: $(STAMP)
 
+# -qq: errors only (a package index may print one warning per package it does not hold)
+$(STAMP): PIP = $(BIN)/python -m pip -qq --disable-pip-version-check
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install --upgrade pip
+	$(PIP) install -c constraints.txt torch==2.13.0
+	$(PIP) install -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -29,14 +31,46 @@ test-cluster: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not cluster and not slow"
 
+# The terminal of `make reproduce` shows one `N of M steps (x%) done` line per job, what the
+# workflow repairs, and every error (a failed job's block names its log, whose first line is the
+# command that reruns it). It leaves out the lines that match HIDDEN (one grep pattern a line:
+# each job's block, the scheduler's rounds, the job table, notes on the set-up); Snakemake's own
+# log, named on the last line (.snakemake/log/), keeps them all. `make reproduce HIDDEN=` shows all.
+define HIDDEN
+\[.*\]
+(local)?rule \w+:
+    (input|output|jobid|wildcards|resources|threads): .*
+    log: .*[^)]
+Finished jobid: .*
+Select jobs to execute\.\.\.
+Execute [0-9]+ jobs\.\.\.
+Job stats:
+job +count
+-+ +-+
+\w+ +[0-9]+
+Using shell: .*
+Rules claiming more threads .*
+Conda environments: ignored
+Assuming unrestricted shared filesystem usage\.
+Config file .* is extended .*
+endef
+export HIDDEN
+REPRODUCE = $(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --cores $(CORES)
+reproduce: SHELL := /bin/bash
+reproduce: .SHELLFLAGS := -o pipefail -c
 reproduce: $(STAMP)
-	$(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --cores $(CORES)
+	@echo "$(REPRODUCE)"
+	@$(REPRODUCE) 2>&1 | { grep --line-buffered -Exv -e '' -f <(echo "$$HIDDEN") || true; }
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --report results/$(SCALE)/report.html
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py --readme README.md
+
+# runs, flops and wall time of SCALE on this machine, per plan (CORES=all: every core)
+estimate: $(STAMP)
+	$(BIN)/python -m giantstep.reproduce.estimate --scale $(SCALE) $(if $(filter-out all,$(CORES)),--cores $(CORES))
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow benchmarks

@@ -30,11 +30,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from giantstep import schema
 from giantstep.errors import ConfigError, DivergenceError
-from giantstep.paths import conf_dir
+from giantstep.paths import CONF_VARIABLE, conf_dir
 from giantstep.schema import register_schema
 
-CONF = conf_dir()
 log = logging.getLogger("giantstep")
 # Read before main() sets HYDRA_FULL_ERROR for its own use.
 VERBOSE = bool(os.environ.get("GIANTSTEP_VERBOSE") or os.environ.get("HYDRA_FULL_ERROR"))
@@ -54,8 +54,27 @@ def job_dir(number: int, overrides: str) -> str:
     return f"{number}_{safe}" if safe else str(number)
 
 
+def help_options(group: str) -> str:
+    """The options of a config group, ``conf/<group>/*.yaml``, for ``--help``."""
+    return ", ".join(sorted(path.stem for path in (conf_dir() / group).glob("*.yaml")))
+
+
+def help_choices(enum: str) -> str:
+    """The values of one of the schema's enums (``LrRule``, ``Preprocess``), for ``--help``."""
+    return ", ".join(member.name for member in getattr(schema, enum))
+
+
+def help_values(*keys: str, _root_: DictConfig) -> str:
+    """This run's values of ``keys`` (enums by name), for ``--help``."""
+    values = (OmegaConf.select(_root_, key) for key in keys)
+    return ", ".join(getattr(value, "name", str(value)) for value in values)
+
+
 register_schema()
 OmegaConf.register_new_resolver("job_dir", job_dir, replace=True)
+OmegaConf.register_new_resolver("help_options", help_options, replace=True)
+OmegaConf.register_new_resolver("help_choices", help_choices, replace=True)
+OmegaConf.register_new_resolver("help_values", help_values, replace=True)
 
 
 @dataclass
@@ -153,7 +172,8 @@ def _explicit_keys() -> frozenset[str]:
     return frozenset(override.key_or_group for override in overrides if not override.is_delete())
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF), config_name="config")
+# The configuration tree is looked up once, at import: $GIANTSTEP_CONF must be set before the process starts.
+@hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
 def app(cfg: DictConfig) -> None:
     """Check everything, run the experiment, write the artifacts into the run directory."""
     started = time.perf_counter()
@@ -239,6 +259,9 @@ def main() -> None:
     # Transparent huge pages for torch's large CPU buffers: a fresh (m, p) chunk costs
     # 4x less in page faults (torch reads this at its first large allocation).
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    if not (conf_dir() / "config.yaml").is_file():
+        _fail(ConfigError(f"no config.yaml in the configuration tree {conf_dir()} (from ${CONF_VARIABLE} "
+                          "when set, else conf/ of the source tree or of the installed package)"))
     try:
         app()
     except (ConfigError, DivergenceError, HydraException, OmegaConfBaseException, OSError) as error:

@@ -2,12 +2,14 @@
 # theory lines of the cosine scatters, staircase, staircase climb, learning curves vs the paper,
 # settings per figure, and the verdict of every claim (giantstep.reproduce.claims, giantstep.reproduce.report).
 from giantstep.paths import PACKAGE, conf_dir
+from giantstep.reproduce.plans import available_plans
+from giantstep.reproduce.report import on_disk, written_at
 
 TABLES = f"{RESULTS}/tables"
 # The package modules a rule's output depends on: editing them reruns the rule.
 REPORT_CODE = [
     str(PACKAGE / "reproduce" / name)
-    for name in ("labels.py", "tables.py", "claims.py", "report.py")
+    for name in ("labels.py", "tables.py", "claims.py", "report.py", "batch_reuse.py")
 ]
 RENDERINGS = (".csv", ".md", ".tex")
 RUNS_TABLES = {plan: f"{TABLES}/{plan}_runs.csv" for plan in PLANS}
@@ -104,6 +106,55 @@ use rule table_theory as table_figure1 with:
         table="figure1",
 
 
+use rule table_theory as table_batch_reuse_anchor with:
+    input:
+        runs=f"{TABLES}/batch_reuse_runs.csv",
+        neurons=f"{TABLES}/batch_reuse_neurons.csv",
+        reference=str(conf_dir() / "reference" / "batch_reuse.yaml"),
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/batch_reuse_anchor", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/batch_reuse_anchor.log",
+    params:
+        table="batch_reuse_anchor",
+
+
+use rule table_theory as table_batch_reuse_map with:
+    input:
+        runs=f"{TABLES}/batch_reuse_runs.csv",
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/batch_reuse_map", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/batch_reuse_map.log",
+    params:
+        table="batch_reuse_map",
+
+
+# Plans outside this run whose runs tables earlier runs left: the claims, settings and report
+# read them as they are (giantstep.reproduce.report.on_disk), so a run of some plans keeps the
+# verdicts of the others; their times (written_at) are params, to rerun when one is rewritten.
+EARLIER_RUNS = on_disk(
+    {
+        plan: f"{TABLES}/{plan}_runs.csv"
+        for plan in available_plans()
+        if plan not in PLANS
+    }
+)
+EARLIER_CLAIM_TABLES = {
+    **EARLIER_RUNS,
+    **on_disk(
+        {
+            "cosines_neurons": f"{TABLES}/cosines_neurons.csv",
+            "cosine_lines": f"{TABLES}/cosine_lines.csv",
+        }
+        if "cosines" in EARLIER_RUNS
+        else {}
+    ),
+}
+
+
 use rule table_theory as table_settings with:
     input:
         **RUNS_TABLES,
@@ -114,6 +165,8 @@ use rule table_theory as table_settings with:
         f"{RESULTS}/logs/tables/settings.log",
     params:
         table="settings",
+        earlier=EARLIER_RUNS,
+        written=written_at(EARLIER_RUNS),
 
 
 use rule table_theory as table_claims with:
@@ -128,6 +181,8 @@ use rule table_theory as table_claims with:
         f"{RESULTS}/logs/tables/claims.log",
     params:
         table="claims",
+        earlier=EARLIER_CLAIM_TABLES,
+        written=written_at(EARLIER_CLAIM_TABLES),
 
 
 FINAL.extend(
@@ -138,6 +193,8 @@ FINAL.extend(
         "staircase_climb": "staircase_climb" in PLANS,
         "learning_curves_vs_paper": "learning_curves" in PLANS,
         "figure1": "figure1" in PLANS,
+        "batch_reuse_anchor": "batch_reuse" in PLANS,
+        "batch_reuse_map": "batch_reuse" in PLANS,
         "settings": True,
         "claims": True,
     }.items()

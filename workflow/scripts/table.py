@@ -9,6 +9,7 @@ import sys
 sm = snakemake  # noqa: F821 (set by Snakemake)
 sys.stderr = open(sm.log[0], "w")
 
+from giantstep.reproduce import batch_reuse  # noqa: E402
 from giantstep.reproduce import tables as derived  # noqa: E402 (after the log redirect: warnings go there)
 
 
@@ -38,9 +39,13 @@ BUILDERS = {  # table name (the rule's params.table) -> builder from the rule's 
     "staircase_climb": lambda tables: derived.climb_table(tables["runs"]),
     "learning_curves_vs_paper": lambda tables: derived.learning_curve_comparison(tables["runs"]),
     "figure1": lambda tables: derived.figure1_fit(tables["runs"]),
+    "batch_reuse_anchor": lambda tables: batch_reuse.anchor_table(tables["runs"], tables["neurons"]),
+    "batch_reuse_map": lambda tables: batch_reuse.regime_table(tables["runs"]),
     "settings": derived.settings_table,
     "claims": claims,
 }
 
-inputs = derived.read_tables(dict(sm.input.items()))
+# The claims and settings also read the tables of plans outside this run that earlier runs left.
+earlier = dict(sm.params.items()).get("earlier", {})
+inputs = derived.read_tables({**earlier, **dict(sm.input.items())})
 derived.write_table(BUILDERS[sm.params.table](inputs), *sm.output)
