@@ -1,32 +1,19 @@
-"""Shared fixtures: composing configs like the CLI does, and running the CLI."""
+"""Shared fixtures: composing configs like the CLI does.
+
+Code shared by several test modules lives in the package ``tests/helpers/``, imported as
+``helpers.<module>``: pytest puts ``tests/`` (the folder of this rootless conftest) on
+``sys.path``. No test module imports another.
+"""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from giantstep.config import resolve
 from giantstep.schema import compose
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
 def settings():
     """``settings(*overrides)`` -> checked Settings, composed as ``giantstep <overrides>``."""
     return lambda *overrides: resolve(compose(overrides))
-
-
-def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m giantstep <args>`` in ``cwd``; returns the completed process."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("GIANTSTEP_VERBOSE", None)
-    full_env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "giantstep", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300,
-    )

@@ -3,7 +3,7 @@ completion marker, and resuming it gives exactly the results of an uninterrupted
 ``--cores 2`` gives the tables of ``--cores 1``; workflows in two directories run side by side.
 
 The workflows run two plans of the smoke scale (seven run jobs) and build their tables only,
-each in its own directory, under the network guard of ``test_reliability.py``.
+each in its own directory, under the network guard of ``helpers.guard``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_reliability import blocked_attempts, network_guard, results_of
+from helpers.guard import blocked_attempts, network_guard, results_of
 
 from giantstep.reproduce.plans import load_plan
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.patches import Circle
-from test_claims import (  # synthetic tables shaped like the workflow's (sibling test module)
+from helpers.tables import (
     cosine_neurons,
     hard_direction,
     learning_curves,
@@ -16,8 +15,10 @@ from test_claims import (  # synthetic tables shaped like the workflow's (siblin
     staircase,
     staircase_climb,
 )
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
-from giantstep.reproduce import figures, theory_tables
+from giantstep.reproduce import figures, labels, theory_tables
 from giantstep.reproduce import tables as derived
 
 
@@ -88,6 +89,22 @@ def test_staircase_panels_per_target():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert [t.split(":")[0] for t in titles] == ["B", "S3"]
     assert {"predicted, generic activation", "predicted, relu-aware", "measured, d = 64"} <= legend_texts(fig)
+
+
+def test_titles_are_the_expressions_of_conf_target_in_math():
+    """Each named target's title is its label and the expression of conf/target/<name>.yaml, as
+    mathtext that matplotlib draws; a long one is broken where it has spaces."""
+    assert figures.math_text("(4*z1 + z1^2 + z2)/2") == "(4z_{1}+z_{1}^{2}+z_{2})/2"
+    assert figures.math_text("He3(z1)/sqrt(6) + abs(z2)^(1+z3) - 2*3") == \
+        r"\mathrm{He}_{3}(z_{1})/\sqrt{6}+|z_{2}|^{1+z_{3}}-2\cdot 3"
+    fig = Figure()
+    for target in labels.named_targets():
+        text = figures.title(target)
+        assert text.startswith(f"{labels.label(target)}: $") and len(text.splitlines()) <= 2
+        fig.suptitle(text)
+        fig.draw_without_rendering()  # raises on mathtext matplotlib cannot parse
+    assert len(figures.title("hermite_124").splitlines()) == 2
+    assert figures.title("custom") == "custom" and figures.title("custom", "z1*z2") == "custom: $z_{1}z_{2}$"
 
 
 def test_saved_files_are_byte_identical(tmp_path):

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.cli import run_cli
+from helpers.guard import blocked_attempts, network_guard, results_of
 from omegaconf import OmegaConf
 
 from giantstep.errors import ConfigError
@@ -155,7 +157,6 @@ WORKFLOW_BAD_INPUT = [  # (id, --config values, text that must appear)
     ("unknown-scale", ["scale=huge"], "'huge' is not one of"),
     ("unknown-plan", ["scale=smoke", "plans=[nope]"], "unknown plan 'nope'"),
 ]
-NOT_RESULTS = ("provenance", "timings")
 BATCH_PROCESSES = 2
 
 BATCH_RUNNER = textwrap.dedent('''\
@@ -189,66 +190,6 @@ BATCH_RUNNER = textwrap.dedent('''\
         results.append([code, out.getvalue(), err.getvalue()])
     json.dump(results, sys.__stdout__)
 ''')
-
-NETWORK_GUARD = textwrap.dedent('''\
-    """Test guard: record and refuse every internet connection and name lookup."""
-    import os
-    import socket
-
-    _LOG = os.environ["GIANTSTEP_NETWORK_GUARD_LOG"]
-    _INET = (socket.AF_INET, socket.AF_INET6)
-
-
-    def _note(line):
-        with open(_LOG, "a") as log:
-            log.write(f"{os.getpid()} {line}\\n")
-
-
-    def _refuse(what, target):
-        _note(f"blocked {what} {target!r}")
-        raise OSError(f"network access refused by the test guard: {what} {target!r}")
-
-
-    def _guard(method, what):
-        def guarded(self, *args):
-            if self.family in _INET:
-                _refuse(what, args[-1] if args else None)
-            return method(self, *args)
-        return guarded
-
-
-    socket.socket.connect = _guard(socket.socket.connect, "connect")
-    socket.socket.connect_ex = _guard(socket.socket.connect_ex, "connect")
-    socket.socket.sendto = _guard(socket.socket.sendto, "sendto")
-    socket.getaddrinfo = lambda host, *args, **kwargs: _refuse("getaddrinfo", host)
-    socket.gethostbyname = lambda host: _refuse("gethostbyname", host)
-    _note("guarded")
-''')
-
-
-def network_guard(directory: Path) -> tuple[dict[str, str], Path]:
-    """Environment that loads :data:`NETWORK_GUARD` in every Python process, and its log.
-
-    The guard is a ``sitecustomize`` on ``PYTHONPATH``, so it reaches child processes too
-    (Snakemake jobs); each guarded process writes ``<pid> guarded`` and each refused
-    attempt ``<pid> blocked ...`` to the log.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "sitecustomize.py").write_text(NETWORK_GUARD)
-    log = directory / "network.log"
-    log.touch()
-    path = os.pathsep.join([str(directory), str(REPO / "src"), os.environ.get("PYTHONPATH", "")])
-    return {"PYTHONPATH": path.rstrip(os.pathsep), "GIANTSTEP_NETWORK_GUARD_LOG": str(log)}, log
-
-
-def blocked_attempts(log: Path) -> list[str]:
-    return [line for line in log.read_text().splitlines() if " blocked " in line]
-
-
-def results_of(metrics: dict) -> dict:
-    """``metrics.json`` without what may differ between identical runs (provenance, timings)."""
-    return {key: value for key, value in metrics.items() if key not in NOT_RESULTS}
-
 
 def assert_close_everywhere(a, b, rel: float, abs_: float, where: str = "") -> None:
     """Every number in nested lists/dicts ``a`` and ``b`` agrees within ``rel`` (or ``abs_``)."""
@@ -350,14 +291,6 @@ def runs(tmp_path_factory, guard, earlier):
         for done in pool.map(launch, {**batches, **alone}.items()):
             processes |= done
     return {name: (process, root / name, before[name]) for name, process in processes.items()}
-
-
-def run_cli(*args: str, cwd: Path, env: dict, umask: int | None = None) -> subprocess.CompletedProcess:
-    """``python -m giantstep <args>`` in ``cwd``, without the verbose flags unless ``env`` sets them."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("GIANTSTEP_VERBOSE", "HYDRA_FULL_ERROR")}
-    return subprocess.run([sys.executable, "-m", "giantstep", *args], cwd=cwd, env={**full_env, **env},
-                          capture_output=True, text=True, timeout=300,
-                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
 
 
 def assert_refused(process: subprocess.CompletedProcess, cwd: Path, before: dict, expected: str) -> str:

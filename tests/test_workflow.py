@@ -7,54 +7,24 @@ Workflow runs happen in a copy of the repository (Snakefile, workflow/, conf/, s
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.workflow import REPO, SNAKEMAKE, copy_repository, job_counts, snakemake
 
 from giantstep.reproduce.plans import load_plan
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PLANS = ["learning_curves", "figure1", "cosines", "single_step", "hard_direction", "staircase",
-         "staircase_climb"]
-
-
-def snakemake(workdir: Path, *args: str, src: Path | None = None) -> subprocess.CompletedProcess:
-    """Run snakemake on ``workdir``'s Snakefile (the checkout's when ``workdir`` has none)."""
-    snakefile = workdir / "Snakefile" if (workdir / "Snakefile").exists() else REPO / "Snakefile"
-    env = dict(os.environ, PYTHONPATH=str(src or REPO / "src"))
-    return subprocess.run(
-        [SNAKEMAKE, "-s", str(snakefile), "--directory", str(workdir), *args],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=900,
-    )
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a snakemake run or dry run, as {rule: count}."""
-    table = output.split("Job stats:", 1)[1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m[1] != "total"}
+         "staircase_climb", "batch_reuse"]
 
 
 def scheduled_outputs(output: str) -> set[str]:
     """Every output file a dry run schedules."""
     return {f.strip() for m in re.finditer(r"^\s+output: (.+)$", output, re.MULTILINE)
             for f in m[1].split(",")}
-
-
-def copy_repository(destination: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".snakemake", "results")
-    for name in ("Snakefile", "environment.yml", "workflow", "conf", "src"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=ignore)
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
 
 
 def test_quick_dry_run_schedules_one_job_per_cell(tmp_path):
@@ -64,7 +34,7 @@ def test_quick_dry_run_schedules_one_job_per_cell(tmp_path):
     cells = {name: len(load_plan(name, "quick").cells) for name in PLANS}
     assert counts["run"] == sum(cells.values())
     assert counts["aggregate"] == len(PLANS)
-    assert counts["aggregate_neurons"] == 1  # only the cosines plan tabulates neurons
+    assert counts["aggregate_neurons"] == 2  # only the cosines and batch_reuse plans tabulate neurons
     assert counts["all"] == 1
 
 

@@ -7,13 +7,18 @@ applies the same check before it builds its DAG (:func:`repair_runs`), removing 
 so that it is recomputed.
 
 Columns of :func:`runs_table` (``R`` = the largest ``r`` among the runs):
-plan, cell, seed, target, expr, r, d, p, n, kappa (``log n / log d``), activation,
-symmetric, preprocess, lr_rule, lr_scale, eta, ridge, n_train, n_test, steps (``T``),
-threshold and align_threshold (the run's own ``metrics.*``), t, test_error, train_error,
+plan, cell, seed, target, expr, r, d, p, n, kappa and alpha (the run's ``train.kappa``, resp.
+``train.alpha``, when that set ``n``; otherwise what its ``n`` is: ``log n / log d``, resp.
+``n / d``), activation, init, second_layer, symmetric, preprocess, lr_rule, lr_scale, eta,
+resample_every (``train.resample_every``: 1 fresh batches, k each batch for k steps, 0 one batch), ridge,
+n_train, n_test, steps (``T``), threshold and align_threshold (the run's own ``metrics.*``), t, test_error,
+train_error, network_error (the network's own half squared error with its fixed second layer; NaN where it
+overflowed),
 learned_dims (update SNR above the threshold), aligned_dims (learned and of size at least
 align_threshold), snr_1..snr_R (against the noise along the teacher), snr_frames_1..snr_R
 (against random frames, for comparison), align_1..align_R (eigenvalues of the overlap
-matrix), dir1_z1..dirR_zR (learned directions in teacher coordinates), predicted_dims,
+matrix), overlap_jk for j <= k (its entries: ``overlap_jj`` is the mean squared cosine of the
+weights with ``w*_j``), dir1_z1..dirR_zR (learned directions in teacher coordinates), predicted_dims,
 predicted_dims_generic, floor, floor_generic, linear_kernel_error, variance. Timings are left
 out on purpose: a table depends only on
 the runs' results, so reruns and other machines give byte-identical tables.
@@ -40,7 +45,7 @@ RUN_FILES = ("metrics.json", "arrays.npz", "config.yaml")  # what one run writes
 TOP_KEYS = ("config", "theory", "steps", "n", "eta")
 THEORY_KEYS = ("r", "linear_kernel_error", "variance")
 STEP_KEYS = ("t", "test_error", "train_error", "learned_dims", "aligned_dims", "update_snr",
-             "singular_values", "null_levels_frames", "alignment", "learned_directions")
+             "singular_values", "null_levels_frames", "alignment", "learned_directions", "overlap")
 ARRAYS = ("weight_cosines", "update_cosines", "teacher_projection", "norm_outside", "a")
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -218,10 +223,12 @@ def runs_table(metric_paths: list[Path], runs_root: Path, digests: Mapping[str, 
         base = {
             "plan": plan, "cell": cell, "seed": seed,
             "target": cfg["target"]["name"], "expr": cfg["target"]["expr"], "r": theory["r"],
-            "d": cfg["d"], "p": cfg["p"], "n": m["n"], "kappa": math.log(m["n"]) / math.log(cfg["d"]),
-            "activation": cfg["student"]["activation"], "symmetric": cfg["student"]["symmetric"],
+            "d": cfg["d"], "p": cfg["p"], "n": m["n"], **batch_size(cfg["train"], m["n"], cfg["d"]),
+            "activation": cfg["student"]["activation"], "init": cfg["student"]["init"],
+            "second_layer": cfg["student"]["second_layer"], "symmetric": cfg["student"]["symmetric"],
             "preprocess": cfg["train"]["preprocess"], "lr_rule": cfg["train"]["lr"]["rule"],
-            "lr_scale": cfg["train"]["lr"]["scale"], "eta": m["eta"], "ridge": cfg["readout"]["ridge"],
+            "lr_scale": cfg["train"]["lr"]["scale"], "eta": m["eta"],
+            "resample_every": cfg["train"]["resample_every"], "ridge": cfg["readout"]["ridge"],
             "n_train": cfg["readout"]["n_train"] or m["n"], "n_test": cfg["readout"]["n_test"],
             "steps": cfg["train"]["steps"],
             "threshold": cfg["metrics"]["threshold"], "align_threshold": cfg["metrics"]["align_threshold"],
@@ -231,6 +238,7 @@ def runs_table(metric_paths: list[Path], runs_root: Path, digests: Mapping[str, 
             t = step["t"]
             row = base | {
                 "t": t, "test_error": step["test_error"], "train_error": step["train_error"],
+                "network_error": step.get("network_error"),  # null where it overflowed
                 "learned_dims": step["learned_dims"], "aligned_dims": step["aligned_dims"],
                 "predicted_dims": _at(theory.get("predicted_dims"), t),
                 "predicted_dims_generic": _at(theory.get("predicted_dims_generic"), t),
@@ -244,11 +252,25 @@ def runs_table(metric_paths: list[Path], runs_root: Path, digests: Mapping[str, 
                 row[f"snr_frames_{k}"] = value / level if level > 0 else 0.0
             for k, size in enumerate(step["alignment"], start=1):
                 row[f"align_{k}"] = size
+            for j, overlaps in enumerate(step["overlap"], start=1):
+                for k, value in enumerate(overlaps[j - 1:], start=j):
+                    row[f"overlap_{j}{k}"] = value
             for k, direction in enumerate(step["learned_directions"], start=1):
                 for j, value in enumerate(direction, start=1):
                     row[f"dir{k}_z{j}"] = value
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def batch_size(train: dict, n: int, d: int) -> dict[str, float]:
+    """``kappa`` and ``alpha`` of a run with ``train`` config that ran ``n`` samples per step:
+    the configured value of the one that set ``n`` (``train.n``, then ``train.alpha``, then
+    ``train.kappa``, as :mod:`giantstep.config` reads them), and for the others what ``n`` is,
+    ``log n / log d`` and ``n / d``."""
+    by_alpha = train["n"] is None and train["alpha"] is not None
+    by_kappa = train["n"] is None and train["alpha"] is None
+    return {"kappa": train["kappa"] if by_kappa else math.log(n) / math.log(d),
+            "alpha": train["alpha"] if by_alpha else n / d}
 
 
 def _at(values: list | None, t: int):

@@ -19,6 +19,8 @@ Input columns are those of :mod:`giantstep.reproduce.aggregate` and :mod:`giants
 from __future__ import annotations
 
 import math
+import re
+import textwrap
 from collections.abc import Callable
 from fractions import Fraction
 from functools import wraps
@@ -31,35 +33,86 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+from giantstep.reproduce import batch_reuse
 from giantstep.reproduce.claims import LEVEL_TOLERANCE
-from giantstep.reproduce.labels import PAPER_FIGURE1, PAPER_KAPPA, label, target_order
+from giantstep.reproduce.labels import PAPER_FIGURE1, PAPER_KAPPA, label, target_expr, target_order
 from giantstep.reproduce.tables import (
-    LR_RULES,
     SCALING_TARGETS,
     climb_summary,
     figure1_fit,
     learned_threshold,
 )
+from giantstep.rules import lr_text
 
 STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.15),
          "axes.titlesize": 11, "legend.fontsize": 9, "figure.dpi": 100}
 DPI = 150
 KAPPA = r"$\kappa = \log n \,/\, \log d$"
 SIGN_COLORS = {"a > 0": "#1f77b4", "a < 0": "#d95f02"}
-TARGET_TITLES = {
-    "hermite_124": r"A: $(h(z_1)+h(z_2))/2$",
-    "two_stair": r"B: $((z_1+z_1^2)+(z_2-z_2^2))/2$",
-    "notebook_4z": r"C: $(4z_1+z_1^2+z_2)/2$",
-    "staircase3": r"S3: $z_1+z_1z_2+z_1z_2z_3$",
-    "no_staircase": r"N: $z_1+z_2z_3$",
-    "visible_staircase3": r"V3: $z_1+z_1z_2+z_2z_3$",
-    "hard_he3": r"H3: $\mathrm{He}_3(z_1)/\sqrt{6}$",
-}
+TITLE_WIDTH = 40  # characters of a target's expression per line of a panel title
+# One token of a target's expression (the grammar of giantstep.targets), spaces removed.
+_TOKEN = re.compile(r"z(?P<z>\d)|(?P<call>He\d|[A-Za-z]+)\(|\^(?P<group>\()?|\*|.")
 
 
 def title(target: str, expr: str | None = None) -> str:
-    """Panel title of a target: its short name and formula."""
-    return TARGET_TITLES.get(target, f"{label(target)}: {expr or ''}")
+    """Panel title of a target: its short name and its expression in math, from ``expr`` (the
+    runs' own) or else from ``conf/target/<target>.yaml``, in lines of about
+    :data:`TITLE_WIDTH` characters broken where the expression has spaces; the short name alone
+    without an expression."""
+    expr = expr or target_expr(target)
+    if not expr:
+        return label(target)
+    lines = textwrap.wrap(expr, TITLE_WIDTH, break_long_words=False, break_on_hyphens=False)
+    return f"{label(target)}: " + "\n".join(f"${math_text(line)}$" for line in lines)
+
+
+def math_text(expr: str) -> str:
+    """``expr`` as matplotlib mathtext (without the ``$``), as written: ``z_{1}``,
+    ``\\mathrm{He}_{3}(z_{1})``, ``\\sqrt{6}``, ``|x|``, exponents in braces, ``*`` left out (a
+    ``\\cdot`` between two numbers)."""
+    text = expr.replace(" ", "").replace("**", "^")
+    out, i = [], 0
+    while i < len(text):
+        token = _TOKEN.match(text, i)
+        i = token.end()
+        if token["z"]:
+            out.append(f"z_{{{token['z']}}}")
+        elif token["call"] or token["group"]:
+            close = _closing(text, i - 1)
+            inner, i = math_text(text[i:close]), close + 1
+            out.append(_call(token["call"], inner) if token["call"] else f"^{{{inner}}}")
+        elif token[0] == "^":
+            atom = re.match(r"[\d.]+|z\d|[A-Za-z]+", text[i:])
+            size = atom.end() if atom else 0
+            out.append(f"^{{{math_text(text[i:i + size])}}}")
+            i += size
+        elif token[0] == "*":
+            between_numbers = text[i - 2:i - 1].isdigit() and text[i:i + 1].isdigit()
+            out.append(r"\cdot " if between_numbers else "")
+        else:
+            out.append(token[0])
+    return "".join(out)
+
+
+def _closing(text: str, start: int) -> int:
+    """Index of the parenthesis that closes the one at ``start`` (the end when none does)."""
+    depth = 0
+    for index in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    return len(text)
+
+
+def _call(name: str, inner: str) -> str:
+    """A function of the target grammar applied to ``inner`` (already mathtext)."""
+    if name == "sqrt":
+        return rf"\sqrt{{{inner}}}"
+    if name == "abs":
+        return f"|{inner}|"
+    if name.startswith("He"):
+        return rf"\mathrm{{He}}_{{{name[2:]}}}({inner})"
+    return rf"\mathrm{{{name}}}({inner})"
 
 
 def _styled(build: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -90,7 +143,7 @@ def _settings(runs: pd.DataFrame, keys: tuple[str, ...] = ("d", "p"), stat: str 
         parts.append(f"{key} = {', '.join(map(str, values))}")
     rules = runs.drop_duplicates(["lr_rule", "lr_scale"])
     parts.append(r"$\eta$ = " + ", ".join(
-        LR_RULES[r.lr_rule].format(c=f"{r.lr_scale:g}") for r in rules.itertuples()))
+        lr_text(r.lr_rule, f"{r.lr_scale:g}") for r in rules.itertuples()))
     parts.append(f"ridge {', '.join(f'{v:g}' for v in sorted(runs['ridge'].unique()))}")
     seeds = runs["seed"].nunique()
     parts.append(f"{seeds} seed{'s' if seeds > 1 else ''} ({stat})")
@@ -168,7 +221,7 @@ def learning_curves_figure(runs: pd.DataFrame, readings: dict = PAPER_FIGURE1) -
                         label=f"paper, Fig. 1 ($\\kappa$ = {PAPER_KAPPA:g})" if t == 0 else None)
         variance = one["variance"].iloc[0]
         ax.set_ylim(-0.03 * variance, 1.3 * variance)
-        ax.set(xlabel=KAPPA, ylabel="test error", title=title(target))
+        ax.set(xlabel=KAPPA, ylabel="test error", title=title(target, one["expr"].iloc[0]))
     kinds = ("random", "T = ", "linear", "theory", "paper")
     handles = _handles(axes, lambda name: next(i for i, k in enumerate(kinds) if name.startswith(k)))
     fig.legend(handles.values(), handles.keys(), loc="outside right center", frameon=False)
@@ -278,7 +331,8 @@ def single_step_figure(runs: pd.DataFrame, threshold: float) -> Figure:
     axes[2].legend(loc="best", frameon=True)
     axes[0].legend(loc="upper left", frameon=True)
     target = step["target"].iloc[0]
-    fig.suptitle(f"One giant step (C1, C2), {title(target)}: " + _settings(step), fontsize=10)
+    fig.suptitle(f"One giant step (C1, C2), {title(target, step['expr'].iloc[0])}: " + _settings(step),
+                 fontsize=10)
     return fig
 
 
@@ -314,8 +368,8 @@ def hard_direction_figure(runs: pd.DataFrame, threshold: float, leap: float) -> 
     axes[0].set_ylabel(r"update SNR along $z_1$ after one step" "\n(against the noise along the teacher)")
     axes[0].legend(loc="upper left", frameon=True)
     symmetric = "symmetric init, " if step["symmetric"].all() else ""
-    fig.suptitle(f"Hard direction (C3), {title(step['target'].iloc[0])}: {symmetric}" + _settings(step),
-                 fontsize=10)
+    fig.suptitle(f"Hard direction (C3), {title(step['target'].iloc[0], step['expr'].iloc[0])}: {symmetric}"
+                 + _settings(step), fontsize=10)
     return fig
 
 
@@ -354,9 +408,9 @@ def staircase_figure(runs: pd.DataFrame) -> Figure:
         ax.set(xlabel="step t", ylabel="learned directions", title=title(target, one["expr"].iloc[0]),
                ylim=(-0.3, r + 0.3), yticks=range(r + 1), xticks=sorted(one["t"].unique()))
     _legend_below(fig, axes.flat[0], ncol=2 + len(dims))
-    alpha = runs["n"] / runs["d"]
-    fig.suptitle(f"Staircase (C4): n = {', '.join(f'{a:g}' for a in sorted(alpha.round(2).unique()))} d "
-                 "per step, " + _settings(runs, ("p",), "median and range"), fontsize=10)
+    alphas = ", ".join(f"{a:g}" for a in sorted(runs["alpha"].round(2).unique()))
+    fig.suptitle(f"Staircase (C4): n = {alphas} d per step, " + _settings(runs, ("p",), "median and range"),
+                 fontsize=10)
     return fig
 
 
@@ -404,8 +458,9 @@ def staircase_climb_figure(runs: pd.DataFrame) -> Figure:
         ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
         ax.set_xlim(dims[0] / 1.4, dims[-1] * 1.4)
         role = SCALING_TARGETS.get(target, ("",))[0]
+        name = title(target, runs.loc[runs["target"] == target, "expr"].iloc[0])
         ax.set(xlabel="input dimension d", ylabel=f"first step t with {level} directions",
-               title=f"{title(target)}\n({role})" if role else title(target))
+               title=f"{name}\n({role})" if role else name)
         ax.yaxis.set_tick_params(labelleft=True)
     axes[0].set_ylim(0.4, T + 2.25)
     axes[0].set_yticks(list(range(1, T + 1, 2 if T > 8 else 1)) + [top],
@@ -438,7 +493,7 @@ def figure1_fit_figure(runs: pd.DataFrame) -> Figure:
                 continue
             for scale in scales:
                 _band(ax, _mean_sd(one[one["lr_scale"] == scale], "p_over_d", "test_error"), "p_over_d",
-                      colors[scale], r"$\eta$ = " + LR_RULES[one["lr_rule"].iloc[0]].format(c=f"{scale:g}"))
+                      colors[scale], r"$\eta$ = " + lr_text(one["lr_rule"].iloc[0], f"{scale:g}"))
             reading = PAPER_FIGURE1[target][T]
             low, high = reading if isinstance(reading, tuple) else (reading, reading)
             ax.axhspan(low - LEVEL_TOLERANCE, high + LEVEL_TOLERANCE, color="0.85", lw=0, zorder=0,
@@ -455,7 +510,7 @@ def figure1_fit_figure(runs: pd.DataFrame) -> Figure:
     seeds = at["seed"].nunique()
     fig.suptitle(f"Figure 1's setting (C5), d = {int(chosen['d'])}, "
                  + rf"$\kappa$ = {PAPER_KAPPA:g}: chosen p = {int(chosen['p'])}, " + r"$\eta$ = "
-                 + LR_RULES[chosen["lr_rule"]].format(c=f"{chosen['lr_scale']:g}")
+                 + lr_text(chosen["lr_rule"], f"{chosen['lr_scale']:g}")
                  + f", largest distance to a reading {chosen['max_distance']:.3f}; ridge "
                  + ", ".join(f"{v:g}" for v in sorted(at["ridge"].unique()))
                  + f", {seeds} seed{'s' if seeds > 1 else ''} (mean ± sd)", fontsize=10)
@@ -481,4 +536,5 @@ FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], Figure]] = {
     "staircase": lambda tables: staircase_figure(tables["runs"]),
     "staircase_climb": lambda tables: staircase_climb_figure(tables["runs"]),
     "figure1": lambda tables: figure1_fit_figure(tables["runs"]),
+    "batch_reuse": _styled(batch_reuse.figure),
 }

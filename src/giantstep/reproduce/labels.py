@@ -1,6 +1,7 @@
 """Names, readings and formats shared by the tables, claims, figures and report (no torch).
 
-- :data:`TARGET_LABELS`: the short names of the named targets (A, B, C, S3, N, V3, H3);
+- :data:`TARGET_LABELS`: the short names of the named targets (A, B, C, S3, N, V3, H3), and
+  :func:`target_expr`: their expressions, read from ``conf/target/``;
 - :data:`PAPER_FIGURE1`: the paper's Figure 1 read off the plot at ``kappa = 2.25``;
 - ordering (:func:`target_order`, :func:`by_target`) and number formats used in every table.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from giantstep.paths import conf_dir
 
@@ -62,6 +64,14 @@ def named_targets() -> list[str]:
     :data:`TARGET_LABELS` first."""
     names = {path.stem for path in (conf_dir() / "target").glob("*.yaml")} - {"custom"}
     return [n for n in TARGET_LABELS if n in names] + sorted(names - set(TARGET_LABELS))
+
+
+def target_expr(name: str) -> str | None:
+    """The expression of the named target ``conf/target/<name>.yaml``; None where there is none
+    (a target of the user's own, ``target=custom``)."""
+    path = conf_dir() / "target" / f"{name}.yaml"
+    expr = yaml.safe_load(path.read_text())["expr"] if path.is_file() else None
+    return None if expr in (None, "???") else str(expr)
 
 
 def fmt(x, digits: int = 3) -> str:

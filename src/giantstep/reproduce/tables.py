@@ -32,6 +32,7 @@ from giantstep.reproduce.labels import (
     reading_text,
     target_order,
 )
+from giantstep.rules import lr_text
 
 SCALING_TARGETS = {  # C4, d-scaling: target -> (its role, the number of aligned directions timed)
     "visible_staircase3": ("climbs to 3", 3),
@@ -71,41 +72,63 @@ def climb_steps(runs: pd.DataFrame) -> pd.DataFrame:
     """When each run of a staircase first has ``level`` directions learned and aligned.
 
     ``level`` is the number of directions timed for the target (:data:`SCALING_TARGETS`; its
-    ``r`` otherwise). One row per ``(target, alpha, d, seed)`` with ``alpha = n / d``:
+    ``r`` otherwise). One row per ``(target, alpha, d, seed)`` (``alpha = n / d``, the runs table's):
     ``level``, ``T`` (steps run), ``learned_at`` and ``aligned_at`` (the first ``t >= 1`` with
     ``learned_dims``, resp. ``aligned_dims``, at least ``level``; NaN when not within ``T``),
+    ``coordinates_at`` (the first ``t`` at which the mean squared cosine with each of the teacher
+    coordinates ``z_1 .. z_level`` exceeds ``1/d + align_threshold``: per coordinate, not
+    rotation invariant, see :func:`coordinate_tie`), ``tie`` (:func:`coordinate_tie` at ``T``),
     ``predicted_at`` (the same for the activation-aware prediction; NaN: not within ``T``,
     which for S3 and N means never), ``max_learned`` and ``max_aligned`` (the most directions
     at any ``t``).
     """
-    frame = runs[runs["t"] >= 1].assign(alpha=(runs["n"] / runs["d"]).round(3))
+    frame = runs[runs["t"] >= 1]
     rows = []
     for (target, alpha, d, seed), one in frame.groupby(["target", "alpha", "d", "seed"], sort=False):
         level = min(SCALING_TARGETS.get(target, ("", 99))[1], int(one["r"].iloc[0]))
 
-        def first(column: pd.Series, one=one, level=level) -> float:
-            t = one.loc[pd.to_numeric(column) >= level, "t"]
+        def first(reached: pd.Series, one=one) -> float:
+            t = one.loc[reached, "t"]
             return float(t.min()) if not t.empty else float("nan")
 
+        floor = 1 / one["d"] + one["align_threshold"]
+        coordinates = np.all([one[f"overlap_{j}{j}"] >= floor for j in range(1, level + 1)], axis=0)
         rows.append({
             "target": target, "alpha": float(alpha), "d": int(d), "seed": int(seed), "level": level,
-            "T": int(one["t"].max()), "learned_at": first(one["learned_dims"]),
-            "aligned_at": first(one["aligned_dims"]), "predicted_at": first(one["predicted_dims"]),
+            "T": int(one["t"].max()), "learned_at": first(pd.to_numeric(one["learned_dims"]) >= level),
+            "aligned_at": first(pd.to_numeric(one["aligned_dims"]) >= level),
+            "coordinates_at": first(coordinates),
+            "tie": coordinate_tie(one.loc[one["t"].idxmax()], level),
+            "predicted_at": first(pd.to_numeric(one["predicted_dims"]) >= level),
             "max_learned": int(one["learned_dims"].max()), "max_aligned": int(one["aligned_dims"].max()),
         })
     return by_target(pd.DataFrame(rows), "alpha", "d", "seed", first=(CLIMB_TARGET,))
 
 
+def coordinate_tie(step: pd.Series, level: int) -> float:
+    """How much the weights' parts along ``z_level`` follow their parts along an earlier
+    coordinate: ``max_j |O_{j,level}| / sqrt(O_jj O_{level,level})`` over ``j < level`` for the
+    overlap matrix ``O`` of one step (a row of the runs table). 1: along ``z_level`` every neuron
+    moved in proportion to another coordinate, so ``z_level`` has an overlap of its own but the
+    learned subspace gains no dimension (the overlap's eigenvalue ``align_level`` stays at 1/d);
+    near 0: independent parts. NaN for ``level < 2``."""
+    if level < 2:
+        return float("nan")
+    last = step[f"overlap_{level}{level}"]
+    return float(max(abs(step[f"overlap_{j}{level}"]) / math.sqrt(step[f"overlap_{j}{j}"] * last)
+                     for j in range(1, level)))
+
+
 def climb_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """:func:`climb_steps` over seeds, one row per ``(target, alpha, d)``: for ``m`` in
-    ``learned`` and ``aligned``, ``m_median``, ``m_min``, ``m_max`` of ``m_at`` (a run that does
-    not get there within ``T`` counts as ``inf``, so an infinite median means: not within ``T``
-    for most seeds) and ``m_reached`` (seeds that get there); ``seeds``, ``level``, ``T``,
-    ``predicted_at``, ``max_learned``, ``max_aligned``."""
+    ``learned``, ``aligned`` and ``coordinates``, ``m_median``, ``m_min``, ``m_max`` of ``m_at``
+    (a run that does not get there within ``T`` counts as ``inf``, so an infinite median means:
+    not within ``T`` for most seeds) and ``m_reached`` (seeds that get there); ``seeds``, ``level``, ``T``,
+    ``predicted_at``, ``max_learned``, ``max_aligned``, and ``tie`` (median over seeds)."""
     steps = climb_steps(runs)
     grouped = steps.groupby(["target", "alpha", "d"], sort=False)
     out = pd.DataFrame({"seeds": grouped["seed"].nunique()})
-    for measure in ("learned", "aligned"):
+    for measure in ("learned", "aligned", "coordinates"):
         keys = [steps["target"], steps["alpha"], steps["d"]]
         at = steps[f"{measure}_at"].fillna(np.inf).groupby(keys, sort=False)
         out[f"{measure}_median"] = at.median()
@@ -113,7 +136,7 @@ def climb_summary(runs: pd.DataFrame) -> pd.DataFrame:
         out[f"{measure}_max"] = at.max()
         out[f"{measure}_reached"] = grouped[f"{measure}_at"].count()
     for column, how in (("level", "first"), ("T", "max"), ("predicted_at", "first"), ("max_learned", "max"),
-                        ("max_aligned", "max")):
+                        ("max_aligned", "max"), ("tie", "median")):
         out[column] = grouped[column].agg(how)
     out = out.reset_index()
     out.insert(1, "label", out["target"].map(label))
@@ -202,10 +225,8 @@ FIGURE_PLANS = {
     "staircase": "staircase",
     "staircase_climb": "staircase_climb",
     "figure1": "figure1",
+    "batch_reuse": "batch_reuse",
 }
-
-
-LR_RULES = {"constant": "{c}", "p": "{c} p", "p_sqrt_n_over_d": "{c} p sqrt(n/d)", "sqrt_np": "{c} sqrt(n p)"}
 
 
 def learning_curve_comparison(runs: pd.DataFrame) -> pd.DataFrame:
@@ -262,10 +283,12 @@ def staircase_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def climb_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The climb vs ``d``: one row per target, ``alpha`` and ``d``
-    (:func:`giantstep.reproduce.claims.climb_summary`): the first step with ``level`` directions aligned
-    and learned, each as median, range and per seed (``>T``: not within the ``T`` steps run),
-    seeds that get there, and the activation-aware ``predicted`` step (``never``: the
-    recursion stops below ``level``)."""
+    (:func:`climb_summary`): the first step with ``level`` directions aligned and learned, each
+    as median, range and per seed (``>T``: not within the ``T`` steps run), seeds that get there,
+    the activation-aware ``predicted`` step (``never``: the recursion stops below ``level``); the
+    first step at which each of the coordinates ``z_1 .. z_level`` has an overlap of its own
+    (median and range), and the ``tie`` of the last coordinate to the others at ``T``
+    (:func:`coordinate_tie`, median over seeds)."""
     summary = climb_summary(runs)
     steps = climb_steps(runs).groupby(["target", "alpha", "d"])
     rows = []
@@ -281,6 +304,9 @@ def climb_table(runs: pd.DataFrame) -> pd.DataFrame:
                                                         getattr(r, f"{measure}_max"), r.T)
             row[f"{measure}_per_seed"] = ", ".join(format_steps(v, r.T) for v in seeds[f"{measure}_at"])
             row[f"{measure}_reached"] = f"{int(getattr(r, f'{measure}_reached'))}/{int(r.seeds)}"
+        row["coordinates_median"] = format_steps(r.coordinates_median, r.T)
+        row["coordinates_range"] = format_step_range(r.coordinates_min, r.coordinates_max, r.T)
+        row["tie"] = r.tie
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -318,7 +344,7 @@ def settings_table(runs_by_plan: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "n": _values(runs["n"]),
             "kappa": _values(runs["kappa"].round(3)),
             "steps T": _values(runs["steps"]),
-            "eta": ", ".join(LR_RULES[r.lr_rule].format(c=fmt(r.lr_scale)) for r in rules.itertuples()),
+            "eta": ", ".join(lr_text(r.lr_rule, fmt(r.lr_scale)) for r in rules.itertuples()),
             "preprocess": _values(runs["preprocess"]),
             "ridge": _values(runs["ridge"]),
             "readout n_train": _values(runs["n_train"]),

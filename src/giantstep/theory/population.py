@@ -44,6 +44,7 @@ import torch
 from giantstep.activations import Activation, get_activation
 from giantstep.errors import ConfigError
 from giantstep.hermite_polys import hermite_he
+from giantstep.schema import Preprocess
 from giantstep.targets import shown
 from giantstep.theory.quadrature import (
     MAX_QUADRATURE_R,
@@ -61,7 +62,6 @@ ALPHA_DIRECTIONS = 4
 ALPHA_SEED = 0
 SMOOTHING_NODES = 60  # 1-D rule for h(x) = E_xi sigma'(x + s xi) (exact for he1..he9)
 SIGMA_NODES = 100  # 1-D rule for c_k = E[sigma(xi) He_k(xi)] (ReLU's kink: only zeros matter)
-PREPROCESS = ("none", "remove_linear")
 MAX_THEORY_ORDER = 9  # order-K tensors have r^K entries: K = 10 takes seconds at r = 4, K = 12 a minute
 MAX_THEORY_STEPS = 10_000  # the staircase keeps one subspace per step
 _CHUNK = 1 << 21  # grid points x neurons per batch of population_gradient
@@ -433,8 +433,9 @@ def theory_summary(
     (``sqrt(z1+7)`` is NaN at the node -7.6), where the theory has no finite answer.
     """
     check_theory_request(steps, max_order)
-    if preprocess not in PREPROCESS:
-        raise ConfigError(f"unknown train.preprocess '{preprocess}' (known: {', '.join(PREPROCESS)})")
+    known = Preprocess.__members__  # the options of train.preprocess, named once in the schema
+    if preprocess not in known:
+        raise ConfigError(f"unknown train.preprocess '{preprocess}' (known: {', '.join(known)})")
     try:
         result = _summary(target, activation, steps, preprocess, max_order)
     except torch.linalg.LinAlgError:  # an SVD of NaN: the moments were not finite
