@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
-from giantstep import data
+from giantstep import data, readout
 from giantstep.activations import get_activation
 from giantstep.data import Sampler
 from giantstep.model import init_student
@@ -74,6 +75,27 @@ def test_chunked_gradient_and_readout_equal_unchunked():
     assert a.train_error == pytest.approx(b.train_error, rel=1e-5)
 
 
+@pytest.mark.parametrize("passes", [1, 3])
+def test_fused_readouts_equal_one_readout_per_layer(monkeypatch, passes):
+    """The readouts of several first layers in one pass over the data (or several, when the
+    features would exceed FUSED_COLUMNS) give each layer's own readout; a diverged layer gets
+    NaN errors without touching the others."""
+    teacher, student = _problem(d=20, p=12)
+    W = student.W
+    layers = torch.stack([W, 1.3 * W.flip(0), W + 0.2, torch.full_like(W, math.inf)])
+    monkeypatch.setattr(readout, "FUSED_COLUMNS", 12 * len(layers) // passes + 1)
+    sampler = _sampler(chunk_size=1024)
+    shift = readout.readout_shift(teacher, sampler, 2500, "remove_linear")
+    kwargs = dict(n_train=2500, n_test=1500, ridge=0.7)
+    fused = readout.ridge_readouts(layers, student.activation, teacher, sampler, shift=shift, **kwargs)
+    for layer, errors in zip(layers[:3], fused):
+        one = readout.ridge_readout(replace(student, W=layer), teacher, sampler, preprocess="remove_linear",
+                                    **kwargs)
+        assert errors.test_error == pytest.approx(one.test_error, rel=1e-10)
+        assert errors.train_error == pytest.approx(one.train_error, rel=1e-10)
+    assert math.isnan(fused[3].test_error) and math.isnan(fused[3].train_error)
+
+
 @pytest.mark.parametrize("preprocess", ["none", "remove_linear"])
 def test_ridge_equals_closed_form(preprocess):
     teacher, student = _problem(d=20, p=12)
@@ -103,6 +125,8 @@ FORMULAS = {
     "no_staircase": lambda z1, z2, z3: z1 + z2 * z3,
     "hard_he3": lambda z1: (z1**3 - 3 * z1) / math.sqrt(6),
     "visible_staircase3": lambda z1, z2, z3: z1 + z1 * z2 + z2 * z3,
+    "tanh_he3": lambda z1, z2: torch.tanh(z1 + z2**3 - 3 * z2),
+    "tanh_he2": lambda z1, z2: torch.tanh(z1 + z2**2 - 1),
 }
 
 

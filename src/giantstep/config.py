@@ -39,6 +39,7 @@ SIZE_KEYS = ("train.n", "train.alpha", "train.kappa")
 FLOP_RATE = {"cpu": 2e10, "cuda": 5e12}
 DRAW_RATE = 2e8
 SECONDS_PER_T = 0.01
+FUSED_COLUMNS = 8192  # feature columns of one readout pass (giantstep.readout): its steps share a draw
 MAX_COUNT = 2**53  # counts beyond this are not exact in float64 nor safe in torch's int64 arithmetic
 THREADS_PER_CPU = 4  # more torch threads than this per CPU only thrash (and 100000 crash torch)
 
@@ -59,6 +60,7 @@ class Settings:
     second_layer: str
     symmetric: bool
     steps: int
+    resample_every: int
     n: int
     lr_rule: str
     lr_scale: float
@@ -157,7 +159,7 @@ def _check_plain_values(cfg: DictConfig) -> None:
     for name in ("d", "p", "chunk_size", "readout.n_test", "metrics.n_null", "metrics.n_neurons",
                  "metrics.noise_replicates", "train.kappa", "train.lr.scale", "metrics.threshold"):
         _positive(name, OmegaConf.select(cfg, name))
-    for name in ("seed", "train.steps", "readout.ridge", "metrics.align_threshold"):
+    for name in ("seed", "train.steps", "train.resample_every", "readout.ridge", "metrics.align_threshold"):
         _non_negative(name, OmegaConf.select(cfg, name))
     for name in ("train.n", "train.alpha", "readout.n_train"):
         if OmegaConf.select(cfg, name) is not None:
@@ -227,13 +229,15 @@ def estimate(cfg: DictConfig, n: float, n_train: float, r: int, device: str) -> 
     d, p, steps = _as_float(cfg.d), _as_float(cfg.p), _as_float(cfg.train.steps)
     n_test, n_null = _as_float(cfg.readout.n_test), _as_float(cfg.metrics.n_null)
     rate = FLOP_RATE[device]
+    layers_per_pass = max(1, FUSED_COLUMNS // int(p))  # the readouts share each chunk's draw
+    readout_passes = math.ceil((steps + 1) / layers_per_pass)
     passes = 2 if cfg.train.preprocess.name == "remove_linear" else 1
     seconds = {
         f"the giant steps (n={n:.3g} samples per step)":
             steps * n * ((4 * p * d + 2 * p * r) / rate + passes * d / DRAW_RATE),
         "the readout at every step (readout.n_train, readout.n_test, p)": (steps + 1) * (
-            (n_train * (2 * p * d + 1.25 * p * p) + 2 * n_test * p * d + p**3 / 3) / rate
-            + (n_train + n_test) * d / DRAW_RATE),
+            (n_train * (2 * p * d + 1.25 * p * p) + 2 * n_test * p * d + p**3 / 3) / rate)
+            + readout_passes * (n_train + n_test) * d / DRAW_RATE,
         "the random frames (metrics.n_null)": (steps + 1) * 2 * n_null * p * d * r / rate,
         "the steps themselves (train.steps)": (steps + 1) * SECONDS_PER_T,
     }
@@ -241,6 +245,8 @@ def estimate(cfg: DictConfig, n: float, n_train: float, r: int, device: str) -> 
     itemsize = 8 if cfg.dtype.name == "float64" else 4
     memory = {
         "a chunk of samples (chunk_size, d, p)": rows * (itemsize * (2 * d + 3 * p) + 4 * d),
+        "a chunk's features of the fused readouts (chunk_size, train.steps, p)":
+            2 * rows * itemsize * p * min(steps + 1, layers_per_pass),
         "the weights and the readout's matrices (d, p)": 8 * (5 * p * d + 4 * p * p),
         "the random frames (metrics.n_null)": 8 * n_null * r * (3 * d + 2 * p),
         "the bootstrap (metrics.noise_replicates)":
@@ -289,6 +295,16 @@ def _check_limits(cfg: DictConfig, n: float, n_train: float, r: int, device: tor
                           f"{_largest(memory)}: over limits.max_memory_gb={allowed:.3g}{where}; {advice}")
 
 
+def _check_orthogonal_init(cfg: DictConfig, r: int) -> None:
+    """``student.init=orthogonal`` needs room for the drawn rows (``p``, or ``p/2`` paired) beside
+    the ``r`` teacher directions."""
+    rows = cfg.p // 2 if cfg.student.symmetric else cfg.p
+    if cfg.student.init.name == "orthogonal" and rows > cfg.d - r:
+        raise ConfigError(f"student.init=orthogonal needs at most d - r = {cfg.d - r} distinct rows "
+                          f"orthogonal to the teacher and to each other, got {rows} (p={cfg.p}): use a "
+                          "smaller p or a larger d")
+
+
 def _device(name: str) -> torch.device:
     import torch
 
@@ -331,6 +347,7 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
     check_r(cfg.d, target.r)
     if cfg.d < 2 * target.r:
         raise ConfigError(f"d={cfg.d} is too small for r={target.r}: the null frames need d >= 2r")
+    _check_orthogonal_init(cfg, target.r)
     tic = time.perf_counter()
     theory = theory_summary(target, cfg.student.activation, cfg.train.steps, cfg.train.preprocess.name)
     theory_seconds = time.perf_counter() - tic
@@ -347,6 +364,7 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
         second_layer=cfg.student.second_layer.name,
         symmetric=cfg.student.symmetric,
         steps=cfg.train.steps,
+        resample_every=cfg.train.resample_every,
         n=n,
         lr_rule=cfg.train.lr.rule.name,
         lr_scale=cfg.train.lr.scale,

@@ -58,8 +58,14 @@ class TeacherNoise:
     ``parts: (G, p, r)``. The centred parts ``c_g = parts_g - (n_g/n) sum_h parts_h`` carry the
     sampling noise and none of the signal; ``sqrt(G/(G-1)) sum_g eps_bg c_g`` with
     Rademacher signs ``eps: (B, G)`` has, over the signs, the covariance of the noise of the
-    sum (``G - 1`` degrees of freedom). Steps draw fresh batches, so their noises add up with
-    independent signs. The propagation of step-s noise through later steps is not included.
+    sum (``G - 1`` degrees of freedom). Steps on fresh batches have independent noises: each
+    step draws its own signs. Steps that reuse a batch (``train.resample_every``) share its
+    samples, so the caller draws the signs from the batch index: group ``g`` of a batch carries
+    one sign for all the steps that use it, and its parts add up before the sign, as the
+    per-sample sums of a single pass would. The propagation of a step's noise through later
+    steps is not included; with a reused batch that feedback (the network fitting the batch's
+    own fluctuations) is part of what reuse does, so the level is then a first-order, "same
+    batch" level (docs/method.md "Beyond the paper: batch reuse").
     """
 
     def __init__(self, replicates: int, p: int, r: int, device: torch.device):

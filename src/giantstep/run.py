@@ -9,6 +9,7 @@ app in :mod:`giantstep.cli` is a thin wrapper.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -39,16 +40,19 @@ from giantstep.metrics import (
 )
 from giantstep.model import init_student
 from giantstep.paths import REPO
-from giantstep.readout import readout_shift, ridge_readout
+from giantstep.readout import readout_shift, ridge_readouts
 from giantstep.targets import Teacher, teacher_directions
-from giantstep.train import giant_step, group_bounds, learning_rate
+from giantstep.train import batch_index, giant_step, group_bounds, learning_rate
 
 
 def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run ``T`` giant steps and measure after each; return ``(metrics, arrays)``.
 
     ``metrics["steps"][t]`` holds the readout errors and the update alignment after
-    ``t`` steps (``t = 0`` is the random-features baseline). ``arrays`` holds, for the
+    ``t`` steps (``t = 0`` is the random-features baseline), the network's own test error with
+    its fixed second layer (``network_error``, :func:`giantstep.readout.ridge_readouts`) and the
+    batch the step trained on (``batch``, :func:`giantstep.train.batch_index`; 0 at ``t = 0``).
+    ``arrays`` holds, for the
     first ``n_neurons`` neurons, cosines ``(T+1, k, r)`` of weights and of update rows
     with each teacher direction, teacher projections ``(T+1, k, r)``, norms outside the
     teacher subspace ``(T+1, k)`` and the second layer ``a: (k,)``.
@@ -67,6 +71,7 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         generator=data.generator(s.seed, "student"),
         device=s.device,
         dtype=s.dtype,
+        w_star=w_star,
     )
     frames = null_frames(teacher.w_star, s.n_null, data.generator(s.seed, "null"))
     noise = TeacherNoise(s.noise_replicates, s.p, s.target.r, s.device)
@@ -76,46 +81,63 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     k = min(s.n_neurons, s.p)
     arrays: dict[str, list] = {key: [] for key in
                                ("weight_cosines", "update_cosines", "teacher_projection", "norm_outside")}
-    steps, step_seconds, readout_seconds = [], [], []
-    shift = readout_shift(teacher, sampler, s.n_train, s.preprocess)  # the same at every t
-    for t in tqdm(range(s.steps + 1), desc="giant steps", disable=None, leave=False):
-        if t > 0:
-            tic = time.perf_counter()
-            parts = giant_step(student, teacher, sampler, n=s.n, eta=eta, step=t, preprocess=s.preprocess,
-                               normalize=s.normalize, groups=s.noise_groups)
-            noise.add_step(parts, group_sizes, data.generator(s.seed, "null", t))
-            step_seconds.append(time.perf_counter() - tic)
-        tic = time.perf_counter()
-        errors = ridge_readout(student, teacher, sampler, n_train=s.n_train, n_test=s.n_test,
-                               ridge=s.ridge, preprocess=s.preprocess, shift=shift)
-        readout_seconds.append(time.perf_counter() - tic)
+    steps, step_seconds, layers = [], [], []
+    diverged = None  # a step's divergence, raised after the readouts of the steps before it
+    try:
+        for t in tqdm(range(s.steps + 1), desc="giant steps", disable=None, leave=False):
+            batch = batch_index(t, s.resample_every) if t > 0 else 0
+            if t > 0:
+                tic = time.perf_counter()
+                parts = giant_step(student, teacher, sampler, n=s.n, eta=eta, step=t, batch=batch,
+                                   preprocess=s.preprocess, normalize=s.normalize, groups=s.noise_groups)
+                # the bootstrap signs of a batch's groups: the same for every step that reuses it
+                noise.add_step(parts, group_sizes, data.generator(s.seed, "null", batch))
+                step_seconds.append(time.perf_counter() - tic)
+            layers.append(student.W.clone())
+            delta = student.W - W0
+            update = update_alignment(delta, teacher.w_star, frames, noise)
+            size = alignment(student.W, teacher.w_star)
+            learned = update.learned_dims(s.threshold)
+            steps.append(
+                {
+                    "t": t,
+                    "batch": batch,
+                    "test_error": math.nan,  # the readouts of every t follow the steps, fused
+                    "train_error": math.nan,
+                    "network_error": math.nan,
+                    "update_snr": update.snr.tolist(),
+                    "singular_values": update.singular_values.tolist(),
+                    "null_levels": update.null_levels.tolist(),
+                    "null_levels_frames": update.null_levels_frames.tolist(),
+                    "learned_dims": learned,
+                    "learned_directions": update.directions.tolist(),
+                    "alignment": size.tolist(),
+                    "aligned_dims": aligned_dims(size, s.align_threshold, learned, s.d),
+                    "overlap": overlap_matrix(student.W, teacher.w_star).tolist(),
+                }
+            )
+            projection, outside = teacher_projections(student.W[:k], teacher.w_star)
+            arrays["weight_cosines"].append(cosines(student.W[:k], teacher.w_star))
+            arrays["update_cosines"].append(cosines(delta[:k], teacher.w_star))
+            arrays["teacher_projection"].append(projection)
+            arrays["norm_outside"].append(outside)
+    except DivergenceError as error:
+        diverged = error
+    tic = time.perf_counter()
+    readouts = ridge_readouts(torch.stack(layers), student.activation, teacher, sampler, n_train=s.n_train,
+                              n_test=s.n_test, ridge=s.ridge,
+                              shift=readout_shift(teacher, sampler, s.n_train, s.preprocess),
+                              second_layer=student.a)
+    readout_seconds = time.perf_counter() - tic
+    for record, errors in zip(steps, readouts):  # the earliest failure first: a readout before a step
         if not np.isfinite([errors.train_error, errors.test_error]).all():
-            raise DivergenceError(t, "readout errors")
-        delta = student.W - W0
-        update = update_alignment(delta, teacher.w_star, frames, noise)
-        size = alignment(student.W, teacher.w_star)
-        learned = update.learned_dims(s.threshold)
-        steps.append(
-            {
-                "t": t,
-                "test_error": errors.test_error,
-                "train_error": errors.train_error,
-                "update_snr": update.snr.tolist(),
-                "singular_values": update.singular_values.tolist(),
-                "null_levels": update.null_levels.tolist(),
-                "null_levels_frames": update.null_levels_frames.tolist(),
-                "learned_dims": learned,
-                "learned_directions": update.directions.tolist(),
-                "alignment": size.tolist(),
-                "aligned_dims": aligned_dims(size, s.align_threshold, learned, s.d),
-                "overlap": overlap_matrix(student.W, teacher.w_star).tolist(),
-            }
-        )
-        projection, outside = teacher_projections(student.W[:k], teacher.w_star)
-        arrays["weight_cosines"].append(cosines(student.W[:k], teacher.w_star))
-        arrays["update_cosines"].append(cosines(delta[:k], teacher.w_star))
-        arrays["teacher_projection"].append(projection)
-        arrays["norm_outside"].append(outside)
+            raise DivergenceError(record["t"], "readout errors")
+        # the fixed second layer may not fit the scale of huge weights: null, not a failed run
+        own = errors.network_error
+        record.update(test_error=errors.test_error, train_error=errors.train_error,
+                      network_error=own if math.isfinite(own) else None)
+    if diverged is not None:
+        raise diverged
     compute_seconds = time.perf_counter() - started
     out_arrays = {key: torch.stack(value).cpu().numpy() for key, value in arrays.items()}
     out_arrays["a"] = student.a[:k].to(torch.float64).cpu().numpy()

@@ -1,0 +1,156 @@
+"""The cost estimate of a reproduction (giantstep.reproduce.estimate): its counts of runs and
+flops, its layout of jobs, its output, and its one-line refusals."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from giantstep.config import resolve
+from giantstep.paths import conf_dir
+from giantstep.reproduce import estimate
+from giantstep.reproduce.plans import SCALES, available_plans, load_plan
+from giantstep.schema import compose
+
+MEASURED = estimate.Measured(cores=2, threads=1, slots=2, job_startup_seconds=2.5, matmul_rates={},
+                             draw_rates={})
+
+
+def at_rate(rate: float, jobs: list[estimate.Job]) -> estimate.Measured:
+    """:data:`MEASURED` with every shape of ``jobs`` at ``rate`` flop/s and draws/s."""
+    rates = {job.shape: rate for job in jobs}
+    return estimate.Measured(**{**vars(MEASURED), "matmul_rates": rates, "draw_rates": rates})
+
+
+def expanded(name: str, scale: str) -> tuple[int, int]:
+    """``(cells, runs)`` of a plan, read from its YAML without giantstep's plan reader: the
+    product of each grid's value lists, summed over grids, times the scale's seeds."""
+    plans = conf_dir() / "reproduce"
+    at_scale = yaml.safe_load((plans / f"{name}.yaml").read_text())["scales"][scale]
+    grids = at_scale.get("grid", {})
+    cells = sum(math.prod(len(values) for values in grid.values())
+                for grid in (grids if isinstance(grids, list) else [grids]))
+    seeds = len(yaml.safe_load((plans / "_seeds.yaml").read_text())[scale])
+    return cells, cells * seeds
+
+
+@pytest.fixture
+def default_settings(monkeypatch):
+    """Every cell resolves to the default config (the counts do not depend on the sizes)."""
+    settings = resolve(compose([]))
+    monkeypatch.setattr(estimate, "cell_settings", lambda cell: settings)
+    return settings
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_runs_and_jobs_per_plan_are_what_the_plans_expand_to(scale, default_settings):
+    plans = available_plans()
+    jobs = {name: estimate.plan_jobs(load_plan(name, scale)) for name in plans}
+    measured = at_rate(1e10, [job for plan in jobs.values() for job in plan])
+    for name in plans:
+        row = estimate.cost(name, jobs[name], measured)
+        assert (row.jobs, row.runs) == expanded(name, scale), name
+    total = estimate.cost("total", [job for plan in jobs.values() for job in plan], measured)
+    assert total.runs == sum(expanded(name, scale)[1] for name in plans)
+
+
+def test_the_flop_total_is_the_sum_of_the_runs():
+    """Each run resolved on its own, with its seed: the plans' flops and the total add up."""
+    names = ["cosines", "single_step"]
+    expected = {}
+    for name in names:
+        plan = load_plan(name, "smoke")
+        expected[name] = sum(
+            estimate.run_flops(resolve(compose([*cell.overrides, f"seed={seed}"]),
+                                       estimate.explicit_keys(cell.overrides)))
+            for cell in plan.cells for seed in plan.seeds)
+    jobs = {name: estimate.plan_jobs(load_plan(name, "smoke")) for name in names}
+    measured = at_rate(1e10, [job for plan in jobs.values() for job in plan])
+    for name in names:
+        assert estimate.cost(name, jobs[name], measured).flops == pytest.approx(expected[name], rel=1e-12)
+    total = estimate.cost("total", [job for plan in jobs.values() for job in plan], measured)
+    assert total.flops == pytest.approx(sum(expected.values()), rel=1e-12)
+    every = [job for plan in jobs.values() for job in plan]
+    element_wise = sum(job.features for job in every) * estimate.FEATURE_SECONDS
+    assert total.compute_seconds == pytest.approx((total.flops + sum(job.draws for job in every)) / 1e10
+                                                  + element_wise)
+
+
+def test_jobs_share_the_slots_but_are_not_split():
+    assert estimate.wall_seconds([2.0, 2.0, 2.0, 2.0], slots=2) == 4.0
+    assert estimate.wall_seconds([9.0, 1.0, 1.0, 1.0], slots=2) == 9.0  # the longest job
+    assert estimate.wall_seconds([3.0, 1.0], slots=1) == 4.0
+
+
+def test_a_job_pays_its_start_up_once_and_each_further_seed_a_little():
+    job = estimate.Job(runs=3, flops=4e9, draws=1e9, features=1 / estimate.FEATURE_SECONDS, d=8, p=8)
+    row = estimate.cost("plan", [job], at_rate(1e9, [job]))
+    assert row.compute_seconds == pytest.approx(6.0)  # products, draws and element-wise work
+    startup = 2.5 + estimate.WORKFLOW_SECONDS + 2 * estimate.SEED_SECONDS
+    assert row.startup_seconds == pytest.approx(startup)
+    assert row.wall_seconds == pytest.approx(6.0 + startup)
+    two_threads = estimate.Measured(**{**vars(at_rate(1e9, [job])), "threads": 2, "slots": 1})
+    assert estimate.cost("plan", [job], two_threads).compute_seconds == pytest.approx(3.0)
+
+
+def test_job_threads_follow_the_workflow_and_the_cores():
+    assert estimate.job_threads("quick", cores=2) == 1
+    assert estimate.job_threads("paper", cores=2) == 2  # 4 in the workflow, at most the cores
+    assert estimate.job_threads("paper", cores=16) == 4
+
+
+def test_the_rates_are_measured_quickly():
+    assert 1e7 < estimate.matmul_rate(32, 64, seconds=0.05) < 1e14
+    assert 1e5 < estimate.draw_rate(32, seconds=0.05) < 1e12
+
+
+def test_table_and_json(capsys, monkeypatch):
+    """One row per plan and a total; the JSON holds the same numbers."""
+    monkeypatch.setattr(estimate, "measure", lambda jobs, cores, threads: estimate.Measured(
+        cores=cores, threads=threads, slots=cores // threads, job_startup_seconds=2.5,
+        matmul_rates={job.shape: 1e10 for job in jobs}, draw_rates={job.shape: 1e9 for job in jobs}))
+    arguments = ["--scale", "smoke", "--plans", "cosines", "single_step", "--cores", "2"]
+    estimate.main(arguments)
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split() for line in lines[3:6]}
+    assert list(rows) == ["cosines", "single_step", "total"]
+    assert lines[2].split() == ["plan", "jobs", "runs", "Gflop", "compute", "s", "start-up", "s", "wall"]
+    assert rows["cosines"][1:3] == ["3", "3"] and rows["total"][1:3] == ["7", "7"]
+    assert rows["total"][-1].count(":") == 2  # h:mm:ss
+    estimate.main([*arguments, "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert [row["plan"] for row in document["plans"]] == ["cosines", "single_step"]
+    assert document["total"]["runs"] == sum(row["runs"] for row in document["plans"]) == 7
+    assert document["measured"]["slots"] == 2
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--scale", "huge"], "unknown scale 'huge'"),
+    (["--scale", "quick", "--plans", "nope"], "unknown plan 'nope'"),
+    (["--scale", "quick", "--cores", "0"], "--cores must be >= 1"),
+    ([], "the following arguments are required: --scale"),
+])
+def test_bad_input_is_one_line_and_exit_2(arguments, message, capsys, monkeypatch):
+    monkeypatch.setattr(estimate, "measure", lambda *args: pytest.fail("measured before refusing"))
+    with pytest.raises(SystemExit) as exit_:
+        estimate.main(arguments)
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_the_command_refuses_with_one_line():
+    done = subprocess.run([sys.executable, "-m", "giantstep.reproduce.estimate", "--scale", "huge"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "estimate: unknown scale 'huge' (known: smoke, quick, paper)"]
+
+
+@pytest.mark.slow
+def test_the_start_up_of_a_job_is_measured():
+    """The toy job runs through the CLI: a second or more of CPU for imports, under a minute."""
+    assert 0.5 < estimate.job_startup_seconds() < 60
