@@ -37,6 +37,8 @@ localrules:
     table_staircase_climb,
     table_learning_curves_vs_paper,
     table_figure1,
+    table_batch_reuse_anchor,
+    table_batch_reuse_map,
     table_settings,
     table_claims,
     figure_learning_curves,
@@ -45,6 +47,7 @@ localrules:
     figure_hard_direction,
     figure_staircase,
     figure_figure1,
+    figure_batch_reuse,
     figure_staircase_climb,
     report_markdown,
 

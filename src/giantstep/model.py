@@ -5,6 +5,12 @@ initialisation. Conventions of the authors' notebooks:
 
 - ``W0 = randn(p, d)/sqrt(d)`` (``init="gaussian"``) or rows on the unit sphere (``"sphere"``);
 - ``a0 = s/sqrt(p)``, ``s`` Rademacher (``second_layer="rademacher"``), or ``randn(p)/sqrt(p)``;
+
+and those of the batch-reuse follow-up (docs/method.md "Beyond the paper: batch reuse"):
+
+- ``init="orthogonal"``: orthonormal rows, orthogonal to the teacher subspace (zero overlap);
+- ``second_layer="alternating"``: ``a0 = (+1, -1, +1, ...)``, not divided by ``sqrt(p)``, so that
+  ``f = p^{-1/2} sum_i (±1) sigma(<w_i, z>)`` is the follow-up's output;
 - symmetric pairing: neuron ``i + p/2`` copies ``w_i`` with ``a_{i+p/2} = -a_i``, so ``f = 0``
   exactly at initialisation (the output is computed pair by pair for that reason).
 """
@@ -70,19 +76,26 @@ def init_student(
     generator: torch.Generator,
     device: torch.device,
     dtype: torch.dtype,
+    w_star: torch.Tensor | None = None,
 ) -> Student:
-    """Draw ``W0`` and ``a0`` (float64 on the CPU, then cast) from ``generator``."""
+    """Draw ``W0`` and ``a0`` (float64 on the CPU, then cast) from ``generator``; ``init="orthogonal"``
+    needs the teacher directions ``w_star: (r, d)``."""
     rows = p // 2 if symmetric else p
     W = torch.randn(rows, d, generator=generator, dtype=torch.float64)
     if init == "sphere":
         W = W / W.norm(dim=1, keepdim=True)
+    elif init == "orthogonal":
+        W = orthogonal_rows(W, w_star)
     else:
         W = W / math.sqrt(d)
     if second_layer == "rademacher":
         a = torch.randint(0, 2, (rows,), generator=generator).to(torch.float64) * 2 - 1
+    elif second_layer == "alternating":
+        a = 1 - 2 * (torch.arange(rows) % 2).to(torch.float64)
     else:
         a = torch.randn(rows, generator=generator, dtype=torch.float64)
-    a = a / math.sqrt(p)
+    if second_layer != "alternating":
+        a = a / math.sqrt(p)
     if symmetric:
         W, a = torch.cat([W, W]), torch.cat([a, -a])
     return Student(
@@ -91,3 +104,17 @@ def init_student(
         activation=activation,
         symmetric=symmetric,
     )
+
+
+def orthogonal_rows(gaussian: torch.Tensor, w_star: torch.Tensor) -> torch.Tensor:
+    """Orthonormal rows ``(rows, d)`` spanning the part of ``gaussian: (rows, d)`` orthogonal to
+    ``w_star: (r, d)`` (orthonormal rows): a uniformly random such frame, overlap exactly zero.
+
+    The projection is applied twice (Gram–Schmidt's re-orthogonalisation) so that the overlap
+    is zero to float64 rounding; the QR signs are fixed so the frame depends on ``gaussian`` only.
+    """
+    teacher = w_star.to(device="cpu", dtype=torch.float64)
+    for _ in range(2):
+        gaussian = gaussian - (gaussian @ teacher.T) @ teacher
+    q, upper = torch.linalg.qr(gaussian.T)
+    return (q * torch.sign(torch.diagonal(upper))).T

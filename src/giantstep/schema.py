@@ -16,9 +16,9 @@ from omegaconf import MISSING, DictConfig
 
 from giantstep.paths import conf_dir
 
-Init = Enum("Init", ["gaussian", "sphere"])
-SecondLayer = Enum("SecondLayer", ["rademacher", "gaussian"])
-LrRule = Enum("LrRule", ["constant", "p", "p_sqrt_n_over_d", "sqrt_np"])
+Init = Enum("Init", ["gaussian", "sphere", "orthogonal"])
+SecondLayer = Enum("SecondLayer", ["rademacher", "gaussian", "alternating"])
+LrRule = Enum("LrRule", ["constant", "p", "p_sqrt_n_over_d", "sqrt_np", "n_over_d"])
 Preprocess = Enum("Preprocess", ["none", "remove_linear"])
 Device = Enum("Device", ["auto", "cpu", "cuda"])
 DType = Enum("DType", ["float32", "float64"])
@@ -51,6 +51,7 @@ class TrainSchema:
     alpha: float | None = None
     n: int | None = None
     lr: LrSchema = field(default_factory=LrSchema)
+    resample_every: int = MISSING
     preprocess: Preprocess = MISSING
     normalize: bool = MISSING
 

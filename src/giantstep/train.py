@@ -1,6 +1,6 @@
 """Giant full-batch gradient steps on the first layer ``W`` (docs/method.md §2).
 
-One step on a fresh batch of ``n`` samples, with ``a`` fixed:
+One step on a batch of ``n`` samples, with ``a`` fixed:
 
     W <- W + eta * (1/n) sum_nu (y_nu - f(z_nu)) * ((a/sqrt(p)) ⊙ sigma'(W z_nu)) z_nu^T
 
@@ -8,6 +8,10 @@ The sum is accumulated over chunks of samples, so memory is ``O(chunk*d + p*d)``
 whatever ``n`` is. With ``preprocess="remove_linear"`` the labels are replaced
 by ``y - mean(y) - z·b``, ``b = (1/n) sum_nu y_nu z_nu``, estimated in a first
 pass over the same batch.
+
+The batch of step ``t`` is a fresh one by default; with ``train.resample_every`` a batch serves
+several consecutive steps (:func:`batch_index`): it is the same sample set of the sampler,
+drawn again, so reusing it costs no memory.
 """
 
 from __future__ import annotations
@@ -21,18 +25,21 @@ import torch
 from giantstep.data import Sampler
 from giantstep.errors import DivergenceError
 from giantstep.model import Student
+from giantstep.rules import LR_RULES
 from giantstep.targets import Teacher
 
 
 def learning_rate(rule: str, scale: float, *, n: int, d: int, p: int) -> float:
-    """``eta`` for a rule of docs/method.md §2: ``c``, ``c p``, ``c p sqrt(n/d)`` or ``c sqrt(n p)``."""
-    factor = {
-        "constant": 1.0,
-        "p": p,
-        "p_sqrt_n_over_d": p * math.sqrt(n / d),
-        "sqrt_np": math.sqrt(n * p),
-    }[rule]
-    return scale * factor
+    """``eta = scale * factor(n, d, p)`` for a rule of :data:`giantstep.rules.LR_RULES`
+    (docs/method.md §2: ``c``, ``c p``, ``c p sqrt(n/d)``, ``c sqrt(n p)`` or ``c n/d``)."""
+    return scale * LR_RULES[rule].factor(n, d, p)
+
+
+def batch_index(step: int, resample_every: int) -> int:
+    """The batch that step ``step`` (1-based) trains on: batches ``1, 2, ...`` each serve
+    ``resample_every`` consecutive steps, and ``resample_every = 0`` means one batch for all steps.
+    With ``resample_every = 1`` the batch is the step, as it always was (same samples, same seeds)."""
+    return 1 if resample_every == 0 else (step - 1) // resample_every + 1
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,8 @@ def group_bounds(n: int, groups: int) -> torch.Tensor:
 def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step: int,
              shift: LabelShift, groups: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """``(1/n) sum_nu (y_nu - f(z_nu)) ((a/sqrt(p)) ⊙ sigma'(W z_nu)) z_nu^T``: ``(p, d)``,
-    and its per-group parts in teacher coordinates, ``(groups, p, r)``.
+    and its per-group parts in teacher coordinates, ``(groups, p, r)``, over the ``n`` samples of
+    the training set ``step`` (the batch index, :func:`batch_index`).
 
     The first is minus the gradient of ``L = (1/2n) sum (y - f)^2`` with respect to ``W``.
     The second splits the same sum over ``groups`` contiguous groups of samples
@@ -86,7 +94,7 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step:
     parts = torch.zeros(groups, p, r, dtype=torch.float64, device=sampler.device)
     bounds = group_bounds(n, groups).tolist()
     first = 0
-    for z in sampler.chunks(n, d, "train", step, progress=f"step {step}"):
+    for z in sampler.chunks(n, d, "train", step, progress=f"batch {step}"):
         pre = student.preactivations(z)
         coefficients = student.activation.derivative(pre)
         residual = teacher.labels(z) - shift(z) - student.output(pre, overwrite=True)
@@ -104,15 +112,16 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step:
 
 
 def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, eta: float,
-               step: int, preprocess: str, normalize: bool, groups: int = 1) -> torch.Tensor:
-    """Take step number ``step`` (1-based) in place on ``student.W``.
+               step: int, batch: int, preprocess: str, normalize: bool, groups: int = 1) -> torch.Tensor:
+    """Take step number ``step`` (1-based) in place on ``student.W``, on batch ``batch``
+    (:func:`batch_index`); a reused batch has the same preprocessing shift, its own.
 
     Returns the update's per-group parts in teacher coordinates, ``eta`` times the parts of
     :func:`gradient`: ``(groups, p, r)``. Raises :class:`DivergenceError` if the gradient or
     the new weights are not finite.
     """
-    shift = label_shift(teacher, sampler, n, "train", step) if preprocess == "remove_linear" else NO_SHIFT
-    update, parts = gradient(student, teacher, sampler, n, step, shift, groups)
+    shift = label_shift(teacher, sampler, n, "train", batch) if preprocess == "remove_linear" else NO_SHIFT
+    update, parts = gradient(student, teacher, sampler, n, batch, shift, groups)
     if not torch.isfinite(update).all():
         raise DivergenceError(step, "gradient")
     W = student.W.to(torch.float64) + eta * update

@@ -132,6 +132,24 @@ use rule figure_learning_curves as figure_figure1 with:
         figure="figure1",
 
 
+use rule figure_learning_curves as figure_batch_reuse with:
+    input:
+        anchor=f"{TABLES}/batch_reuse_anchor.csv",
+        regime=f"{TABLES}/batch_reuse_map.csv",
+        code=PLOTTING_CODE,
+    output:
+        pdf=f"{FIGURES}/batch_reuse.pdf",
+        png=report(
+            f"{FIGURES}/batch_reuse.png",
+            caption="../report/batch_reuse.rst",
+            category="Figures",
+        ),
+    log:
+        f"{RESULTS}/logs/figures/batch_reuse.log",
+    params:
+        figure="batch_reuse",
+
+
 # A figure is built when the plan it needs is in the workflow config.
 BUILT_FIGURES = [name for name, plan in FIGURE_PLANS.items() if plan in PLANS]
 FINAL.extend(
