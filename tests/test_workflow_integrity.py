@@ -220,6 +220,20 @@ def test_repair_removes_only_the_damaged_run_and_the_tables_built_from_it(tmp_pa
 
 # --------------------------------------------------------------------------- workflows
 
+def test_only_a_real_run_repairs_damaged_runs(tmp_path):
+    """A damaged run is reported by a dry run, removed by a real run, and left alone by
+    ``--lint``, which must never change results."""
+    copy = copy_repository(tmp_path)
+    cell = next(iter(load_plan("cosines", "smoke").cells))
+    damaged = copy / "results" / "smoke" / "runs" / "cosines" / cell.path / "seed=0" / "metrics.json"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("{")
+    lint = snakemake(copy, "--lint", "--config", "scale=smoke", "plans=[cosines]", src=copy / "src")
+    assert damaged.exists() and "giantstep:" not in lint.stderr, lint.stderr[-2000:]
+    dry = snakemake(copy, "-n", "--config", "scale=smoke", "plans=[cosines]", src=copy / "src")
+    assert damaged.exists() and "a run without -n recomputes it" in dry.stderr, dry.stderr[-2000:]
+
+
 def write_plan(copy: Path, name: str, fixed: list[str], grid: dict) -> None:
     plan = {"description": f"{name}: test plan", "scales": {"smoke": {"fixed": fixed, "grid": grid}}}
     (copy / "conf" / "reproduce" / f"{name}.yaml").write_text(yaml.safe_dump(plan))
