@@ -55,12 +55,15 @@ Assuming unrestricted shared filesystem usage\.
 Config file .* is extended .*
 endef
 export HIDDEN
+# Progress: one line per 5 % of the jobs (and the last), whatever the number of jobs.
+PROGRESS = awk '/^[0-9]+ of [0-9]+ steps \([0-9]+%\) done$$/ { step = int(substr($$5, 2) / 5); \
+	if (step == shown && $$1 != $$3) next; shown = step } { print; fflush() }'
 REPRODUCE = $(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --cores $(CORES)
 reproduce: SHELL := /bin/bash
 reproduce: .SHELLFLAGS := -o pipefail -c
 reproduce: $(STAMP)
 	@echo "$(REPRODUCE)"
-	@$(REPRODUCE) 2>&1 | { grep --line-buffered -Exv -e '' -f <(echo "$$HIDDEN") || true; }
+	@$(REPRODUCE) 2>&1 | { grep --line-buffered -Exv -e '' -f <(echo "$$HIDDEN") || true; } | $(PROGRESS)
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --report results/$(SCALE)/report.html

@@ -10,7 +10,9 @@ It mirrors ``conf/reproduce/`` and the Snakemake workflow, one module per stage:
   import torch);
 - :mod:`~giantstep.reproduce.claims`: the checks of claims C1–C7 and their verdicts;
 - :mod:`~giantstep.reproduce.figures`: the seaborn figures;
-- :mod:`~giantstep.reproduce.report`: REPORT.md, its prose from ``templates/``.
+- :mod:`~giantstep.reproduce.report`: REPORT.md, its prose from ``templates/``;
+- :mod:`~giantstep.reproduce.batch_reuse`: the tables and checks of the batch-reuse plan (beyond the paper);
+- :mod:`~giantstep.reproduce.estimate`: the cost of a scale, per plan, before running it.
 
 Everything here reads the engine's artifacts; nothing here trains a network.
 """
