@@ -56,8 +56,7 @@ Config file .* is extended .*
 endef
 export HIDDEN
 # Progress: one line per 5 % of the jobs (and the last), whatever the number of jobs.
-PROGRESS = awk '/^[0-9]+ of [0-9]+ steps \([0-9]+%\) done$$/ { step = int(substr($$5, 2) / 5); \
-	if (step == shown && $$1 != $$3) next; shown = step } { print; fflush() }'
+PROGRESS = $(BIN)/python -u workflow/scripts/progress.py
 REPRODUCE = $(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --cores $(CORES)
 reproduce: SHELL := /bin/bash
 reproduce: .SHELLFLAGS := -o pipefail -c

@@ -179,7 +179,8 @@ def beyond_checks(anchor: pd.DataFrame | None, regime: pd.DataFrame | None) -> l
 def batch_reuse_figure(anchor: pd.DataFrame, regime: pd.DataFrame) -> Figure:
     """(a) The anchor: median |<w_i, w*_j>| per step, ours (one batch, quartile bars; fresh batches
     dashed) against the published medians; (b) the regime map: ``snr_2`` at ``T`` (mean over
-    seeds) against ``p`` per batch mode and step size, the even control in grey."""
+    seeds) against ``p`` per batch mode, step size and ``alpha`` (line style), the even control
+    in grey."""
     fig = Figure(figsize=(11, 4.3), layout="constrained")
     left, right = fig.subplots(1, 2)
     colors = {1: "#1b9e77", 2: "#d95f02"}
@@ -197,13 +198,17 @@ def batch_reuse_figure(anchor: pd.DataFrame, regime: pd.DataFrame) -> Figure:
              title=f"(a) anchor: tanh(z1 + He3(z2)), d = {int(anchor['d'].iloc[0])}, p = 2, n = 3d")
     left.legend(fontsize=8, ncol=2)
     markers = {1: "o", 2: "s", 0: "^"}
-    for (target, scale, mode), one in regime.groupby(["target", "lr_scale", "resample_every"]):
+    alphas = sorted(regime["alpha"].unique())
+    styles = dict(zip(alphas, ("-", "-.", "--")))
+    keys = ["target", "alpha", "lr_scale", "resample_every"]
+    for (target, alpha, scale, mode), one in regime.groupby(keys):
         control = target == CONTROL
         color = "0.6" if control else ("#1f77b4" if scale == regime["lr_scale"].min() else "#9467bd")
-        right.plot(one["p"], one["snr_2"], marker=markers.get(mode, "D"), ls=":" if control else "-",
-                   color=color,
-                   mfc="white" if mode == 1 else None,
-                   label=f"{'control ' if control else ''}c = {fmt(scale)}, {batches_name(mode)}")
+        shown_alpha = f"alpha = {fmt(alpha)}, " if len(alphas) > 1 else ""
+        right.plot(one["p"], one["snr_2"], marker=markers.get(mode, "D"),
+                   ls=":" if control else styles[alpha], color=color, mfc="white" if mode == 1 else None,
+                   label=f"{'control ' if control else ''}{shown_alpha}c = {fmt(scale)}, "
+                         f"{batches_name(mode)}")
     right.axhline(regime["threshold"].max(), color="black", lw=1, ls="--", label="learned above")
     right.set_xscale("log", base=2)
     widths = sorted(regime["p"].unique())
