@@ -39,7 +39,7 @@ def test_gradient_equals_autograd(activation):
     teacher, student = _problem(activation=activation)
     sampler = _sampler()
     n = 300
-    ours, parts = gradient(student, teacher, sampler, n, step=1, shift=NO_SHIFT, groups=7)
+    ours, parts = gradient(student, teacher, sampler, n, batch=1, shift=NO_SHIFT, groups=7)
     W = student.W.clone().requires_grad_(True)
     (z,) = list(sampler.chunks(n, 24, "train", 1))
     f = student.activation.sigma(z @ W.T) @ student.a / math.sqrt(student.p)

@@ -75,11 +75,13 @@ def group_bounds(n: int, groups: int) -> torch.Tensor:
     return torch.div(torch.arange(groups + 1) * n, groups, rounding_mode="floor")
 
 
-def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step: int,
-             shift: LabelShift, groups: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, batch: int,
+             shift: LabelShift, groups: int = 1,
+             label: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(1/n) sum_nu (y_nu - f(z_nu)) ((a/sqrt(p)) ⊙ sigma'(W z_nu)) z_nu^T``: ``(p, d)``,
     and its per-group parts in teacher coordinates, ``(groups, p, r)``, over the ``n`` samples of
-    the training set ``step`` (the batch index, :func:`batch_index`).
+    the training set ``batch`` (:func:`batch_index`); ``label`` names its progress bar (default
+    ``batch <batch>``; a giant step shows ``step <t>``).
 
     The first is minus the gradient of ``L = (1/2n) sum (y - f)^2`` with respect to ``W``.
     The second splits the same sum over ``groups`` contiguous groups of samples
@@ -94,7 +96,7 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, step:
     parts = torch.zeros(groups, p, r, dtype=torch.float64, device=sampler.device)
     bounds = group_bounds(n, groups).tolist()
     first = 0
-    for z in sampler.chunks(n, d, "train", step, progress=f"batch {step}"):
+    for z in sampler.chunks(n, d, "train", batch, progress=label or f"batch {batch}"):
         pre = student.preactivations(z)
         coefficients = student.activation.derivative(pre)
         residual = teacher.labels(z) - shift(z) - student.output(pre, overwrite=True)
@@ -121,7 +123,7 @@ def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, 
     the new weights are not finite.
     """
     shift = label_shift(teacher, sampler, n, "train", batch) if preprocess == "remove_linear" else NO_SHIFT
-    update, parts = gradient(student, teacher, sampler, n, batch, shift, groups)
+    update, parts = gradient(student, teacher, sampler, n, batch, shift, groups, label=f"step {step}")
     if not torch.isfinite(update).all():
         raise DivergenceError(step, "gradient")
     W = student.W.to(torch.float64) + eta * update
