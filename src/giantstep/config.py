@@ -11,6 +11,8 @@ these fail without loading it (about 1.5 s).
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import os
 import time
@@ -315,6 +317,16 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@functools.lru_cache(maxsize=64)
+def _theory(expr: str, name: str, activation: str, steps: int, preprocess: str) -> dict:
+    """The theory of a target, computed once per process for each of its settings: the seeds of a
+    multirun job, and the cells a cost estimate resolves, share it (a quadrature of ~2 s)."""
+    from giantstep.targets import Target
+    from giantstep.theory.population import theory_summary
+
+    return theory_summary(Target.parse(expr, name=name), activation, steps, preprocess)
+
+
 def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str | None = None) -> Settings:
     """Check a composed config; return :class:`Settings`. Raise a one-line :class:`ConfigError`.
 
@@ -336,7 +348,6 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
 
     from giantstep.activations import get_activation
     from giantstep.targets import Target, check_r
-    from giantstep.theory.population import theory_summary
 
     get_activation(cfg.student.activation)
     target = Target.parse(cfg.target.expr, name=cfg.target.name)
@@ -349,7 +360,8 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
         raise ConfigError(f"d={cfg.d} is too small for r={target.r}: the null frames need d >= 2r")
     _check_orthogonal_init(cfg, target.r)
     tic = time.perf_counter()
-    theory = theory_summary(target, cfg.student.activation, cfg.train.steps, cfg.train.preprocess.name)
+    theory = copy.deepcopy(_theory(target.expr, target.name, cfg.student.activation, cfg.train.steps,
+                                   cfg.train.preprocess.name))
     theory_seconds = time.perf_counter() - tic
     return Settings(
         d=cfg.d,
