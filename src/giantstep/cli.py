@@ -19,6 +19,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -194,6 +195,7 @@ def app(cfg: DictConfig) -> None:
         metrics, arrays = experiment(settings)
         run_provenance = provenance(settings)
         run_provenance["wall_seconds"] = time.perf_counter() - started
+        run_provenance["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         write_artifacts(
             run_dir,
             OmegaConf.to_yaml(cfg, resolve=True),

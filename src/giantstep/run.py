@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -156,8 +157,19 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return metrics, out_arrays
 
 
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux; else what :mod:`platform` says)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def provenance(s: Settings) -> dict[str, Any]:
-    """Git commit, package versions, device, seed and threads of this run."""
+    """Git commit, package versions, machine, device, seed and threads of this run."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "HEAD"],
@@ -180,6 +192,8 @@ def provenance(s: Settings) -> dict[str, Any]:
         "git_commit": commit,
         "git_dirty": dirty,
         "versions": versions,
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
         "device": str(s.device),
         "device_name": device,
         "dtype": str(s.dtype).removeprefix("torch."),
