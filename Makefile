@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SCALE ?= quick
 CORES ?= all
 
-.PHONY: setup test test-fast test-cluster reproduce report bench estimate lint clean
+.PHONY: setup test test-fast test-cluster reproduce publish report bench estimate lint clean
 
 setup: $(STAMP)
 
@@ -63,6 +63,20 @@ reproduce: .SHELLFLAGS := -o pipefail -c
 reproduce: $(STAMP)
 	@echo "$(REPRODUCE)"
 	@$(REPRODUCE) 2>&1 | { grep --line-buffered -Exv -e '' -f <(echo "$$HIDDEN") || true; } | $(PROGRESS)
+
+# docs/SCALE/: the report, figures (PNG, PDF) and derived tables (CSV, MD, TeX) of results/SCALE,
+# only when the workflow has nothing left to do there; replaced as a whole (no partial copy).
+PUBLISHED = docs/$(SCALE)
+publish: SHELL := /bin/bash
+publish: $(STAMP)
+	@$(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) -n 2>&1 \
+	  | grep -q "Nothing to be done" || { echo "publish: results/$(SCALE) is not up to date with the workflow: run make reproduce SCALE=$(SCALE) first" >&2; exit 2; }
+	rm -rf $(PUBLISHED).tmp && mkdir -p $(PUBLISHED).tmp/figures $(PUBLISHED).tmp/tables
+	cp results/$(SCALE)/REPORT.md $(PUBLISHED).tmp/
+	cp results/$(SCALE)/figures/*.png results/$(SCALE)/figures/*.pdf $(PUBLISHED).tmp/figures/
+	for table in results/$(SCALE)/tables/*.md; do cp $${table%.md}.{csv,md,tex} $(PUBLISHED).tmp/tables/; done
+	rm -rf $(PUBLISHED) && mv $(PUBLISHED).tmp $(PUBLISHED)
+	@echo "published results/$(SCALE) in $(PUBLISHED)/"
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile workflow/profiles/default --config scale=$(SCALE) --report results/$(SCALE)/report.html

@@ -43,3 +43,27 @@ def test_no_citation_of_documents_outside_the_repository():
 def test_readme_links_the_method_and_design_pages():
     readme = (REPO / "README.md").read_text()
     assert "(docs/method.md)" in readme and "(docs/design.md)" in readme
+
+
+PUBLISHED = ("quick", "paper")  # the scales whose report docs/<scale>/ publishes (`make publish`)
+RUNS_LINE = re.compile(r"^\*\*The runs\.\*\* (\d+) runs of (\d+) cells \(seeds ([0-9–, ]+)\) at scale "
+                       r"`(\w+)`, made at commit ([0-9a-f]{12})\b.*; wall time (\d+:\d\d:\d\d) ", re.M)
+
+
+def test_published_reports_state_their_runs_and_have_every_file_they_name():
+    for scale in PUBLISHED:
+        folder = REPO / "docs" / scale
+        report = (folder / "REPORT.md").read_text()
+        assert report.startswith(f"# Reproduction report — scale `{scale}`\n"), scale
+        runs = RUNS_LINE.search(report)
+        assert runs, f"docs/{scale}/REPORT.md does not state its runs, commit, seeds and wall time"
+        assert runs[4] == scale and int(runs[1]) > 0 and runs[3].startswith("0")
+        assert "## Provenance and wall time" in report
+        named = set(re.findall(r"\((?:figures|tables)/[^)\s]+\)", report))
+        assert named, scale
+        missing = [name for name in named if not (folder / name[1:-1]).is_file()]
+        assert not missing, (scale, missing)
+        for png in folder.glob("figures/*.png"):
+            assert png.with_suffix(".pdf").is_file(), png
+        for csv in folder.glob("tables/*.csv"):
+            assert csv.with_suffix(".md").is_file() and csv.with_suffix(".tex").is_file(), csv

@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "giantstep"
 PROBLEM = {"targets", "activations", "hermite_polys", "errors", "paths", "schema"}
 RANKS = {"problem": 0, "theory": 1, "engine": 2, "reproduce": 3}
 TORCH_FREE = ["reproduce.labels", "reproduce.tables", "reproduce.claims", "reproduce.figures",
-              "reproduce.report", "reproduce.aggregate", "reproduce.plans", "schema", "paths"]
+              "reproduce.report", "reproduce.aggregate", "reproduce.plans", "reproduce.provenance",
+              "reproduce.scales", "schema", "paths"]
 
 
 def layer(module: str) -> str:

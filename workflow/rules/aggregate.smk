@@ -28,6 +28,17 @@ use rule aggregate as aggregate_neurons with:
         table="neurons",
 
 
+use rule aggregate as aggregate_provenance with:
+    output:
+        PLAN_TABLES["provenance"],
+    log:
+        f"{RESULTS}/logs/aggregate/{{plan}}_provenance.log",
+    params:
+        runs_root=f"{RESULTS}/runs",
+        digests=lambda wc: DIGESTS[wc.plan],
+        table="provenance",
+
+
 FINAL.extend(PLAN_TABLES["runs"].format(plan=plan) for plan in PLANS)
 FINAL.extend(
     PLAN_TABLES["neurons"].format(plan=plan) for plan, p in PLANS.items() if p.neurons

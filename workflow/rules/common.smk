@@ -39,9 +39,10 @@ def plan_digests(name):
 
 
 DIGESTS = {name: plan_digests(name) for name in PLANS}
-# The tidy tables of a plan (rule aggregate), built from its runs.
+# The tables of a plan (rule aggregate), built from its runs: results, neurons, provenance.
 PLAN_TABLES = {
-    kind: f"{RESULTS}/tables/{{plan}}_{kind}.csv" for kind in ("runs", "neurons")
+    kind: f"{RESULTS}/tables/{{plan}}_{kind}.csv"
+    for kind in ("runs", "neurons", "provenance")
 }
 
 

@@ -1,7 +1,8 @@
 # REPORT.md: the verdict of every claim with its figures, numbers and settings, and where
 # the numbers differ from the paper (giantstep.reproduce.report). It covers every plan with a
 # runs table on disk: those of this run as inputs, the others as earlier runs left them
-# (tables.smk, EARLIER_RUNS), named in the report with the time they were written.
+# (tables.smk, EARLIER_RUNS), named in the report with the time they were written, and compares
+# itself with the other scale's tables on disk (OTHER_SCALES).
 PLAN_REPORT_TABLES = {  # key in the report -> (plan, table)
     "comparison": ("learning_curves", f"{TABLES}/learning_curves_vs_paper.csv"),
     "figure1": ("figure1", f"{TABLES}/figure1.csv"),
@@ -33,6 +34,23 @@ EARLIER_FIGURES = list(
 )
 
 
+# The scales a report compares itself with (giantstep.reproduce.scales): the other of quick
+# and paper, when its tables are on disk; their write times are params, to rerun when rewritten.
+OTHER_SCALES = {
+    other: on_disk(
+        {
+            name: f"results/{other}/tables/{name}.csv"
+            for name in ("claims", "learning_curves_vs_paper", "settings")
+        }
+    )
+    for other in ("quick", "paper")
+    if other != SCALE
+}
+OTHER_SCALES = {
+    other: tables for other, tables in OTHER_SCALES.items() if "claims" in tables
+}
+
+
 rule report_markdown:
     """REPORT.md of this scale, generated from the tables and figures."""
     input:
@@ -44,6 +62,7 @@ rule report_markdown:
         claims=f"{TABLES}/claims.csv",
         theory=f"{TABLES}/theory.csv",
         settings=f"{TABLES}/settings.csv",
+        provenance=f"{TABLES}/provenance.csv",
         figures=[f"{FIGURES}/{name}.png" for name in BUILT_FIGURES],
         code=REPORT_CODE,
     output:
@@ -61,6 +80,10 @@ rule report_markdown:
         earlier=EARLIER_REPORT_TABLES,
         earlier_figures=EARLIER_FIGURES,
         written=written_at(EARLIER_RUNS),
+        others=OTHER_SCALES,
+        others_written={
+            other: written_at(tables) for other, tables in OTHER_SCALES.items()
+        },
     script:
         "../scripts/report.py"
 

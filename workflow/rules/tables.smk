@@ -1,6 +1,7 @@
 # Derived tables (CSV + Markdown + LaTeX) from the tidy runs tables: theory per target, the
 # theory lines of the cosine scatters, staircase, staircase climb, learning curves vs the paper,
-# settings per figure, and the verdict of every claim (giantstep.reproduce.claims, giantstep.reproduce.report).
+# settings per figure, the verdict of every claim (giantstep.reproduce.claims, giantstep.reproduce.report),
+# and the provenance and wall time of the runs (giantstep.reproduce.provenance).
 from giantstep.paths import PACKAGE, conf_dir
 from giantstep.reproduce.plans import available_plans
 from giantstep.reproduce.report import on_disk, written_at
@@ -9,7 +10,14 @@ TABLES = f"{RESULTS}/tables"
 # The package modules a rule's output depends on: editing them reruns the rule.
 REPORT_CODE = [
     str(PACKAGE / "reproduce" / name)
-    for name in ("labels.py", "tables.py", "claims.py", "report.py", "batch_reuse.py")
+    for name in (
+        "labels.py",
+        "tables.py",
+        "claims.py",
+        "report.py",
+        "batch_reuse.py",
+        "provenance.py",
+    )
 ]
 RENDERINGS = (".csv", ".md", ".tex")
 RUNS_TABLES = {plan: f"{TABLES}/{plan}_runs.csv" for plan in PLANS}
@@ -185,6 +193,27 @@ use rule table_theory as table_claims with:
         written=written_at(EARLIER_CLAIM_TABLES),
 
 
+# Where, when and from which commit the runs were made, and their wall time, per plan: every
+# plan of this run and those earlier runs left (giantstep.reproduce.provenance).
+EARLIER_PROVENANCE = on_disk(
+    {plan: PLAN_TABLES["provenance"].format(plan=plan) for plan in EARLIER_RUNS}
+)
+
+
+use rule table_theory as table_provenance with:
+    input:
+        **{plan: PLAN_TABLES["provenance"].format(plan=plan) for plan in PLANS},
+        code=REPORT_CODE,
+    output:
+        multiext(f"{TABLES}/provenance", *RENDERINGS),
+    log:
+        f"{RESULTS}/logs/tables/provenance.log",
+    params:
+        table="provenance",
+        earlier=EARLIER_PROVENANCE,
+        written=written_at(EARLIER_PROVENANCE),
+
+
 FINAL.extend(
     f"{TABLES}/{name}{ext}"
     for name, wanted in {
@@ -197,6 +226,7 @@ FINAL.extend(
         "batch_reuse_map": "batch_reuse" in PLANS,
         "settings": True,
         "claims": True,
+        "provenance": True,
     }.items()
     if wanted
     for ext in RENDERINGS

@@ -1,4 +1,5 @@
-"""Snakemake script: run artifacts of one plan -> one tidy CSV table (giantstep.reproduce.aggregate).
+"""Snakemake script: run artifacts of one plan -> one CSV table (giantstep.reproduce.aggregate):
+its runs, its neurons, or its runs' provenance.
 
 A run that fails its check stops the job with one line naming the file, in the log and on
 the console; the next run of the workflow recomputes that run.
@@ -7,11 +8,11 @@ the console; the next run of the workflow recomputes that run.
 import sys
 from pathlib import Path
 
-from giantstep.reproduce.aggregate import DamagedRunError, neurons_table, runs_table
+from giantstep.reproduce.aggregate import DamagedRunError, neurons_table, provenance_table, runs_table
 
 sm = snakemake  # noqa: F821 (set by Snakemake)
 console, sys.stderr = sys.stderr, open(sm.log[0], "w")
-build = {"runs": runs_table, "neurons": neurons_table}[sm.params.table]
+build = {"runs": runs_table, "neurons": neurons_table, "provenance": provenance_table}[sm.params.table]
 try:
     table = build([Path(p) for p in sm.input], Path(sm.params.runs_root), sm.params.digests)
 except DamagedRunError as error:

@@ -2,7 +2,8 @@
 
 Tables and figures of plans outside this run come from ``params.earlier`` (what earlier runs
 left on disk, ``params.earlier_figures``); the report names those plans with the time their runs
-tables were written (``params.written``).
+tables were written (``params.written``). The other scale's tables on disk (``params.others``)
+are compared with this scale's.
 """
 
 import sys
@@ -16,4 +17,7 @@ from giantstep.reproduce.tables import read_tables  # noqa: E402 (after the log 
 
 tables = read_tables({**sm.params.earlier, **dict(sm.input.items())})
 figures = [Path(path).stem for path in [*sm.input.figures, *sm.params.earlier_figures]]
-Path(sm.output[0]).write_text(report_markdown(sm.params.scale, tables, figures, sm.params.written))
+renamed = {"learning_curves_vs_paper": "comparison"}  # the report's key of that table
+others = {scale: {renamed.get(name, name): table for name, table in read_tables(paths).items()}
+          for scale, paths in sm.params.others.items()}
+Path(sm.output[0]).write_text(report_markdown(sm.params.scale, tables, figures, sm.params.written, others))

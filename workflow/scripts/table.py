@@ -32,6 +32,12 @@ def claims(tables):
     return evaluate_claims(tables, derived.learned_threshold(runs))
 
 
+def provenance(tables):
+    from giantstep.reproduce.provenance import provenance_summary
+
+    return provenance_summary(tables)  # keyed by plan: each plan's provenance table
+
+
 BUILDERS = {  # table name (the rule's params.table) -> builder from the rule's input tables
     "theory": theory,
     "cosine_lines": cosine_lines,
@@ -43,9 +49,10 @@ BUILDERS = {  # table name (the rule's params.table) -> builder from the rule's 
     "batch_reuse_map": lambda tables: batch_reuse.regime_table(tables["runs"]),
     "settings": derived.settings_table,
     "claims": claims,
+    "provenance": provenance,
 }
 
-# The claims and settings also read the tables of plans outside this run that earlier runs left.
+# The claims, settings and provenance also read the tables of plans outside this run that earlier runs left.
 earlier = dict(sm.params.items()).get("earlier", {})
 inputs = derived.read_tables({**earlier, **dict(sm.input.items())})
 derived.write_table(BUILDERS[sm.params.table](inputs), *sm.output)

@@ -25,6 +25,10 @@ the runs' results, so reruns and other machines give byte-identical tables.
 
 Columns of :func:`neurons_table`: plan, cell, seed, target, t, neuron, a,
 update_cos_1..R, weight_cos_1..R, projection_1..R, norm_outside.
+
+Columns of :func:`provenance_table` (one row per run; where, when and from which commit it ran,
+so by design not the same on a rerun): plan, cell, seed, git_commit, git_dirty, cpu, cpu_count,
+device_name, torch_threads, wall_seconds, finished_at (empty where a run did not record it).
 """
 
 from __future__ import annotations
@@ -260,6 +264,19 @@ def runs_table(metric_paths: list[Path], runs_root: Path, digests: Mapping[str, 
                     row[f"dir{k}_z{j}"] = value
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+PROVENANCE_KEYS = ("git_commit", "git_dirty", "cpu", "cpu_count", "device_name", "torch_threads",
+                   "wall_seconds", "finished_at")
+
+
+def provenance_table(metric_paths: list[Path], runs_root: Path, digests: Mapping[str, str]) -> pd.DataFrame:
+    """One row per run: its ``metrics.json["provenance"]`` entries :data:`PROVENANCE_KEYS`."""
+    return pd.DataFrame([
+        {"plan": plan, "cell": cell, "seed": seed,
+         **{key: m.get("provenance", {}).get(key) for key in PROVENANCE_KEYS}}
+        for _, plan, cell, seed, m in _checked_runs(metric_paths, runs_root, digests)
+    ], columns=["plan", "cell", "seed", *PROVENANCE_KEYS])
 
 
 def batch_size(train: dict, n: int, d: int) -> dict[str, float]:

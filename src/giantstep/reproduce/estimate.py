@@ -50,6 +50,7 @@ from giantstep.config import Settings, resolve
 from giantstep.errors import ConfigError
 from giantstep.flops import engine_feature_rows, engine_flops, engine_samples
 from giantstep.paths import conf_dir
+from giantstep.reproduce.labels import clock
 from giantstep.reproduce.plans import SCALES, Cell, Plan, load_plan
 from giantstep.schema import compose
 
@@ -276,12 +277,6 @@ def wall_seconds(jobs: list[float], slots: int) -> float:
     """Wall time of ``jobs`` (seconds each) in ``slots`` parallel slots, no job split: the
     summed time over the slots, or the longest job when that is longer."""
     return max(sum(jobs) / slots, max(jobs, default=0.0))
-
-
-def clock(seconds: float) -> str:
-    """``h:mm:ss`` of a number of seconds."""
-    minutes, second = divmod(round(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{second:02d}"
 
 
 def spread(rates: dict[str, float], unit: float) -> str:

@@ -3,7 +3,7 @@
 - :data:`TARGET_LABELS`: the short names of the named targets (A, B, C, S3, N, V3, H3), and
   :func:`target_expr`: their expressions, read from ``conf/target/``;
 - :data:`PAPER_FIGURE1`: the paper's Figure 1 read off the plot at ``kappa = 2.25``;
-- ordering (:func:`target_order`, :func:`by_target`) and number formats used in every table.
+- ordering (:func:`target_order`, :func:`by_target`) and number and time formats used in every table.
 """
 
 from __future__ import annotations
@@ -105,3 +105,9 @@ def format_steps(value: float, T: int) -> str:
 def format_step_range(low: float, high: float, T: int) -> str:
     """The range of steps over seeds: ``5``, ``4–6`` or ``5–>10``."""
     return format_steps(low, T) if low == high else f"{format_steps(low, T)}–{format_steps(high, T)}"
+
+
+def clock(seconds: float) -> str:
+    """``h:mm:ss`` of a number of seconds."""
+    minutes, second = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{second:02d}"

@@ -16,6 +16,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from giantstep.reproduce import scales as across
 from giantstep.reproduce.batch_reuse import beyond_section
 from giantstep.reproduce.claims import CLAIM_FIGURES, CLAIMS, LEVEL_TOLERANCE, VERDICTS
 from giantstep.reproduce.labels import FIGURE1_READINGS, PAPER_KAPPA, fmt, label, reading_text
@@ -173,20 +174,59 @@ def _figure1(tables: Mapping[str, pd.DataFrame]) -> dict | None:
             "curves": curves, "same": same}
 
 
+def _provenance(tables: Mapping[str, pd.DataFrame]) -> dict | None:
+    """The total row of the provenance table (runs, seeds, commits, machine, wall time) and the
+    table without its columns in seconds."""
+    table = _present(tables, "provenance")
+    if table is None:
+        return None
+    shown = table.drop(columns=["run_seconds", "wall_seconds"])
+    return {"total": table.iloc[-1], "table": render_markdown(shown)}
+
+
+def _against(scale: str, tables: Mapping[str, pd.DataFrame],
+             others: Mapping[str, Mapping[str, pd.DataFrame]]) -> list[dict]:
+    """Per other scale with a claims table: verdicts side by side, the checks whose outcome
+    differs, and the distances of the learning curves to the paper's readings at each d."""
+    out = []
+    for other, theirs in others.items():
+        if "claims" not in theirs:
+            continue
+        pair = {other: theirs, scale: tables}
+        if (across.curves_d(tables) or 0) < (across.curves_d(theirs) or 0):
+            pair = {scale: tables, other: theirs}
+        verdicts = across.verdicts(pair)
+        gaps = across.reading_gaps(pair)
+        out.append({"scale": other, "order": list(pair),
+                    "d": {name: across.curves_d(read) for name, read in pair.items()},
+                    "verdicts": render_markdown(verdicts),
+                    "changed": list(verdicts.loc[verdicts["changed"] == "yes", "claim"]),
+                    "checks": render_markdown(checks) if not (checks := across.changed_checks(pair)).empty
+                    else None,
+                    "gaps": None if gaps is None else render_markdown(gaps),
+                    "shrinks": None if gaps is None else int((gaps["shrinks"] == "yes").sum()),
+                    "readings": 0 if gaps is None else len(gaps)})
+    return out
+
+
 def report_markdown(scale: str, tables: Mapping[str, pd.DataFrame], figures: list[str],
-                    earlier: Mapping[str, str] | None = None) -> str:
+                    earlier: Mapping[str, str] | None = None,
+                    others: Mapping[str, Mapping[str, pd.DataFrame]] | None = None) -> str:
     """``REPORT.md`` of a workflow run.
 
     ``tables``: ``claims`` (:func:`giantstep.reproduce.claims.evaluate_claims`), and where present
-    ``comparison``, ``staircase_table``, ``climb_table``, ``figure1``, ``theory``, ``settings`` and
-    the runs tables ``staircase``, ``staircase_climb`` and ``hard_direction``; ``figures``: names of
-    the figures built (``figures/<name>.png``); ``earlier``: {plan: when its runs table was written}
-    of the plans read from earlier runs rather than run by this one.
+    ``comparison``, ``staircase_table``, ``climb_table``, ``figure1``, ``theory``, ``settings``,
+    ``provenance`` and the runs tables ``staircase``, ``staircase_climb`` and ``hard_direction``;
+    ``figures``: names of the figures built (``figures/<name>.png``); ``earlier``: {plan: when its
+    runs table was written} of the plans read from earlier runs rather than run by this one;
+    ``others``: {scale: its ``claims``, ``comparison`` and ``settings`` tables} of other scales on
+    disk, compared with this one.
     """
     claims = tables["claims"]
     verdicts = claims.drop_duplicates("claim")["verdict"]
     return TEMPLATE.get_template("REPORT.md.j2").render(
         scale=scale, earlier=earlier or {}, verdicts=VERDICTS,
+        provenance=_provenance(tables), against=_against(scale, tables, others or {}),
         counts={v: int((verdicts == v).sum()) for v in VERDICTS if (verdicts == v).any()},
         claims=_claims(claims, set(figures)), figure1=_figure1(tables),
         tables={key: render_markdown(table) for key in TABLE_SECTIONS
