@@ -107,11 +107,16 @@ def test_the_rates_are_measured_quickly():
     assert 1e5 < estimate.draw_rate(32, seconds=0.05) < 1e12
 
 
-def test_table_and_json(capsys, monkeypatch):
-    """One row per plan and a total; the JSON holds the same numbers."""
+def fixed_rates(monkeypatch):
     monkeypatch.setattr(estimate, "measure", lambda jobs, cores, threads: estimate.Measured(
         cores=cores, threads=threads, slots=cores // threads, job_startup_seconds=2.5,
         matmul_rates={job.shape: 1e10 for job in jobs}, draw_rates={job.shape: 1e9 for job in jobs}))
+
+
+def test_table_and_json(capsys, monkeypatch, tmp_path):
+    """One row per plan and a total; the JSON holds the same numbers."""
+    fixed_rates(monkeypatch)
+    monkeypatch.chdir(tmp_path)  # no results/ here: nothing recorded to compare with
     arguments = ["--scale", "smoke", "--plans", "cosines", "single_step", "--cores", "2"]
     estimate.main(arguments)
     lines = capsys.readouterr().out.splitlines()
@@ -125,6 +130,25 @@ def test_table_and_json(capsys, monkeypatch):
     assert [row["plan"] for row in document["plans"]] == ["cosines", "single_step"]
     assert document["total"]["runs"] == sum(row["runs"] for row in document["plans"]) == 7
     assert document["measured"]["slots"] == 2
+
+
+def test_recorded_wall_times_are_printed_beside_the_estimate(capsys, monkeypatch, tmp_path):
+    fixed_rates(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    tables = tmp_path / "results" / "smoke" / "tables"
+    tables.mkdir(parents=True)
+    (tables / "provenance.csv").write_text("plan,wall_seconds\ncosines,50\nsingle_step,70\ntotal,3725\n")
+    estimate.main(["--scale", "smoke", "--plans", "cosines", "single_step", "--cores", "2"])
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split() for line in lines[3:6]}
+    assert lines[2].split()[-2:] == ["recorded", "ratio"]
+    assert rows["cosines"][-2] == "0:00:50"
+    hours, minutes, seconds = map(int, rows["cosines"][-3].split(":"))
+    assert float(rows["cosines"][-1]) == pytest.approx((3600 * hours + 60 * minutes + seconds) / 50, abs=0.02)
+    assert rows["total"][-2] == "1:02:05"  # the recorded total covers exactly these plans
+    estimate.main(["--scale", "smoke", "--plans", "cosines", "--cores", "2"])
+    total = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("total"))
+    assert len(total.split()) == 7  # the recorded total is of other plans too: not compared
 
 
 @pytest.mark.parametrize("arguments, message", [

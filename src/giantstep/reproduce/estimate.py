@@ -20,6 +20,10 @@ in ``workflow/config/config.yaml``, at most the cores). A job takes
 - measured once, stated with how: :data:`SEED_SECONDS`, :data:`WORKFLOW_SECONDS` and
   :data:`FEATURE_SECONDS` (the activation and the element-wise passes around the products).
 
+Where the scale has been run in this folder, its wall time per plan as the runs recorded it
+(``results/<scale>/tables/provenance.csv``, :mod:`giantstep.reproduce.provenance`) is printed
+beside the estimate, with their ratio.
+
 The jobs share ``cores // threads`` slots: a plan alone takes the larger of its summed job
 time over the slots and its longest job (no job is split); the total runs every plan's jobs
 in the same slots, as one workflow does. The workflow's other jobs (aggregation, tables,
@@ -39,8 +43,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
+from pathlib import Path
 from typing import NoReturn
 
+import pandas as pd
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -285,21 +291,40 @@ def spread(rates: dict[str, float], unit: float) -> str:
     return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
 
 
-def table(scale: str, costs: list[PlanCost], measured: Measured) -> str:
-    """The plain-text report: what was measured, then one row per plan and the total."""
+def recorded_walls(path: Path) -> dict[str, float]:
+    """{plan (and ``total``): wall seconds} of a provenance table, if there is one; runs that did
+    not record their times are left out."""
+    if not path.is_file():
+        return {}
+    rows = pd.read_csv(path).dropna(subset=["wall_seconds"])
+    return dict(zip(rows["plan"], rows["wall_seconds"].astype(float)))
+
+
+def table(scale: str, costs: list[PlanCost], measured: Measured,
+          recorded: dict[str, float] | None = None) -> str:
+    """The plain-text report: what was measured, then one row per plan and the total, with the
+    wall times a run of the scale recorded (``recorded``) where there are some."""
+    recorded = recorded or {}
     lines = [
         f"scale {scale} on {measured.cores} cores: {measured.slots} run job(s) at a time, "
         f"{measured.threads} thread(s) each",
         f"measured: start-up {measured.job_startup_seconds:.2f} s a job (+{SEED_SECONDS} s a further seed); "
         f"per thread: float32 matmul {spread(measured.matmul_rates, 1e9)} Gflop/s, Gaussian draws "
         f"{spread(measured.draw_rates, 1e6)} M/s (by d x p: --json)",
-        f"{'plan':<18}{'jobs':>6}{'runs':>7}{'Gflop':>12}{'compute s':>11}{'start-up s':>12}{'wall':>10}",
+        f"{'plan':<18}{'jobs':>6}{'runs':>7}{'Gflop':>12}{'compute s':>11}{'start-up s':>12}{'wall':>10}"
+        + (f"{'recorded':>10}{'ratio':>7}" if recorded else ""),
     ]
     for row in costs:
-        lines.append(f"{row.plan:<18}{row.jobs:>6}{row.runs:>7}{row.flops / 1e9:>12.0f}"
-                     f"{row.compute_seconds:>11.0f}{row.startup_seconds:>12.0f}{clock(row.wall_seconds):>10}")
+        line = (f"{row.plan:<18}{row.jobs:>6}{row.runs:>7}{row.flops / 1e9:>12.0f}"
+                f"{row.compute_seconds:>11.0f}{row.startup_seconds:>12.0f}{clock(row.wall_seconds):>10}")
+        if row.plan in recorded:
+            line += f"{clock(recorded[row.plan]):>10}{row.wall_seconds / recorded[row.plan]:>7.2f}"
+        lines.append(line)
     lines.append("compute, start-up: summed over the run jobs; wall (h:mm:ss): the plan's run jobs alone "
                  "(total: all plans in one workflow), on an idle machine")
+    if recorded:
+        lines.append(f"recorded: the wall time of results/{scale}'s runs (tables/provenance.csv: first "
+                     "run's start to last run's end); ratio: estimate / recorded")
     return "\n".join(lines)
 
 
@@ -347,12 +372,17 @@ def main(argv: list[str] | None = None) -> None:
         costs, measured = estimate(args.scale, plans, args.cores)
     except ConfigError as error:
         fail(str(error))
+    recorded = recorded_walls(Path("results") / args.scale / "tables" / "provenance.csv")
+    if set(recorded) - {"total"} != set(plans):  # the recorded total is that of other plans
+        recorded.pop("total", None)
+    recorded = {plan: seconds for plan, seconds in recorded.items() if plan in plans or plan == "total"}
     if args.json:
         document = {"scale": args.scale, "measured": asdict(measured),
-                    "plans": [asdict(row) for row in costs[:-1]], "total": asdict(costs[-1])}
+                    "plans": [asdict(row) for row in costs[:-1]], "total": asdict(costs[-1]),
+                    "recorded_wall_seconds": recorded}
         print(json.dumps(document, indent=2))
     else:
-        print(table(args.scale, costs, measured))
+        print(table(args.scale, costs, measured, recorded))
 
 
 if __name__ == "__main__":
