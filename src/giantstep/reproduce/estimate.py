@@ -291,13 +291,21 @@ def spread(rates: dict[str, float], unit: float) -> str:
     return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
 
 
-def recorded_walls(path: Path) -> dict[str, float]:
-    """{plan (and ``total``): wall seconds} of a provenance table, if there is one; runs that did
-    not record their times are left out."""
+def recorded_walls(path: Path, plans: list[str]) -> dict[str, float]:
+    """{plan of ``plans`` (and ``total``): wall seconds} of a provenance table, if there is one;
+    plans whose runs did not record their times are left out. The total only when the table
+    covers exactly ``plans``; plans that ran together (one workflow interleaves their jobs, so
+    their spans add up to more than the total) give only the total, the one comparable time."""
     if not path.is_file():
         return {}
     rows = pd.read_csv(path).dropna(subset=["wall_seconds"])
-    return dict(zip(rows["plan"], rows["wall_seconds"].astype(float)))
+    walls = dict(zip(rows["plan"], rows["wall_seconds"].astype(float)))
+    total = walls.pop("total", None)
+    if total is not None and sum(walls.values()) > 1.05 * total:
+        walls = {}
+    if total is not None and set(rows["plan"]) - {"total"} == set(plans):
+        walls["total"] = total
+    return {plan: seconds for plan, seconds in walls.items() if plan in plans or plan == "total"}
 
 
 def table(scale: str, costs: list[PlanCost], measured: Measured,
@@ -372,10 +380,7 @@ def main(argv: list[str] | None = None) -> None:
         costs, measured = estimate(args.scale, plans, args.cores)
     except ConfigError as error:
         fail(str(error))
-    recorded = recorded_walls(Path("results") / args.scale / "tables" / "provenance.csv")
-    if set(recorded) - {"total"} != set(plans):  # the recorded total is that of other plans
-        recorded.pop("total", None)
-    recorded = {plan: seconds for plan, seconds in recorded.items() if plan in plans or plan == "total"}
+    recorded = recorded_walls(Path("results") / args.scale / "tables" / "provenance.csv", plans)
     if args.json:
         document = {"scale": args.scale, "measured": asdict(measured),
                     "plans": [asdict(row) for row in costs[:-1]], "total": asdict(costs[-1]),
