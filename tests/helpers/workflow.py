@@ -44,3 +44,21 @@ def copy_repository(destination: Path) -> Path:
         else:
             shutil.copy2(source, destination / name)
     return destination
+
+
+# What a workflow writes about the run itself rather than its results (giantstep.reproduce.provenance):
+# the provenance tables, and in REPORT.md the runs line and the provenance section. They differ
+# between two runs of the same workflow by design (times, commits, machines); the rest must not.
+RECORD_TABLE = re.compile(r"(^|_)provenance\.(csv|md|tex)$")
+REPORT_RECORDS = re.compile(r"^\*\*The runs\.\*\* .*\n|^## Provenance and wall time\n.*?(?=^## |\Z)",
+                            re.MULTILINE | re.DOTALL)
+
+
+def is_run_record(name: str) -> bool:
+    """Whether the table file ``name`` records the run (provenance) rather than its results."""
+    return bool(RECORD_TABLE.search(name))
+
+
+def without_run_records(report: str) -> str:
+    """REPORT.md less its runs line and its provenance section."""
+    return REPORT_RECORDS.sub("", report)
