@@ -39,7 +39,7 @@ def plan_digests(name):
 
 
 DIGESTS = {name: plan_digests(name) for name in PLANS}
-# The tables of a plan (rule aggregate), built from its runs: results, neurons, provenance.
+# The tables of a plan (rule aggregate), built from its runs (results, neurons, provenance).
 PLAN_TABLES = {
     kind: f"{RESULTS}/tables/{{plan}}_{kind}.csv"
     for kind in ("runs", "neurons", "provenance")
