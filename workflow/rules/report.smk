@@ -36,19 +36,12 @@ EARLIER_FIGURES = list(
 
 # The scales a report compares itself with (giantstep.reproduce.scales): the other of quick
 # and paper, when its tables are on disk; their write times are params, to rerun when rewritten.
-OTHER_SCALES = {
-    other: on_disk(
-        {
-            name: f"results/{other}/tables/{name}.csv"
-            for name in ("claims", "learning_curves_vs_paper", "settings")
-        }
-    )
-    for other in ("quick", "paper")
-    if other != SCALE
+OTHER_TABLES = {  # key in the report -> table name, as for PLAN_REPORT_TABLES
+    "claims": "claims",
+    "comparison": "learning_curves_vs_paper",
+    "settings": "settings",
 }
-OTHER_SCALES = {
-    other: tables for other, tables in OTHER_SCALES.items() if "claims" in tables
-}
+OTHER_SCALES = other_scales(SCALE, OTHER_TABLES)
 
 
 rule report_markdown:

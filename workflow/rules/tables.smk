@@ -4,7 +4,7 @@
 # and the provenance and wall time of the runs (giantstep.reproduce.provenance).
 from giantstep.paths import PACKAGE, conf_dir
 from giantstep.reproduce.plans import available_plans
-from giantstep.reproduce.report import on_disk, written_at
+from giantstep.reproduce.report import on_disk, other_scales, written_at
 
 TABLES = f"{RESULTS}/tables"
 # The package modules a rule's output depends on: editing them reruns the rule.

@@ -17,7 +17,5 @@ from giantstep.reproduce.tables import read_tables  # noqa: E402 (after the log 
 
 tables = read_tables({**sm.params.earlier, **dict(sm.input.items())})
 figures = [Path(path).stem for path in [*sm.input.figures, *sm.params.earlier_figures]]
-renamed = {"learning_curves_vs_paper": "comparison"}  # the report's key of that table
-others = {scale: {renamed.get(name, name): table for name, table in read_tables(paths).items()}
-          for scale, paths in sm.params.others.items()}
+others = {scale: read_tables(paths) for scale, paths in sm.params.others.items()}
 Path(sm.output[0]).write_text(report_markdown(sm.params.scale, tables, figures, sm.params.written, others))

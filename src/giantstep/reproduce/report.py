@@ -48,6 +48,20 @@ def on_disk(paths: Mapping[str, str]) -> dict[str, str]:
     return {key: path for key, path in paths.items() if Path(path).is_file()}
 
 
+COMPARED_SCALES = ("quick", "paper")  # a report of one compares itself with the other
+
+
+def other_scales(scale: str, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """{other scale: {key: its ``results/<other>/tables/<name>.csv`` on disk}} for ``tables``
+    (key -> table name), for the other of :data:`COMPARED_SCALES` when its claims are on disk."""
+    out = {}
+    for other in COMPARED_SCALES:
+        paths = on_disk({key: f"results/{other}/tables/{name}.csv" for key, name in tables.items()})
+        if other != scale and "claims" in paths:
+            out[other] = paths
+    return out
+
+
 def written_at(paths: Mapping[str, str]) -> dict[str, str]:
     """{key: when its file was last written, UTC}: what the report says of an earlier run, and a
     rule parameter, so that the rule reruns when an earlier run rewrites a table it reads."""

@@ -9,6 +9,7 @@ with the smaller ``d`` first where the tables tell it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -24,7 +25,7 @@ def curves_d(tables: Tables) -> int | None:
     settings = tables.get("settings")
     if settings is None or "learning_curves" not in set(settings["figure"]):
         return None
-    return int(str(settings.set_index("figure").loc["learning_curves", "d"]).split(",")[0])
+    return int(re.match(r"\d+", str(settings.set_index("figure").loc["learning_curves", "d"]))[0])
 
 
 def verdicts(scales: Mapping[str, Tables]) -> pd.DataFrame:
