@@ -7,8 +7,9 @@
 - :func:`learning_curve_comparison`: test error at the largest kappa beside the paper's Figure 1;
 - :func:`settings_table`: the settings behind each figure;
 - :func:`render_markdown`, :func:`render_latex`, :func:`write_table`: a table as CSV, Markdown, LaTeX;
-- :data:`TABLES`: table name -> builder, for the workflow's table jobs. The two theory tables
-  (:mod:`giantstep.reproduce.theory_tables`) are imported only by the jobs that build them.
+The workflow's table jobs map a table's name to its builder (``workflow/scripts/table.py``); the
+two theory tables (:mod:`giantstep.reproduce.theory_tables`) are imported only by the jobs that
+build them, the provenance table is :mod:`giantstep.reproduce.provenance`.
 """
 
 from __future__ import annotations
