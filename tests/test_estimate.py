@@ -12,6 +12,7 @@ import yaml
 from giantstep.config import resolve
 from giantstep.paths import conf_dir
 from giantstep.reproduce import estimate
+from giantstep.reproduce.batches import explicit_keys
 from giantstep.reproduce.plans import SCALES, available_plans, load_plan
 from giantstep.schema import compose
 
@@ -21,20 +22,22 @@ MEASURED = estimate.Measured(cores=2, threads=1, slots=2, job_startup_seconds=2.
 
 def at_rate(rate: float, jobs: list[estimate.Job]) -> estimate.Measured:
     """:data:`MEASURED` with every shape of ``jobs`` at ``rate`` flop/s and draws/s."""
-    rates = {job.shape: rate for job in jobs}
+    rates = {cell.shape: rate for job in jobs for cell in job.cells}
     return estimate.Measured(**{**vars(MEASURED), "matmul_rates": rates, "draw_rates": rates})
 
 
 def expanded(name: str, scale: str) -> tuple[int, int]:
-    """``(cells, runs)`` of a plan, read from its YAML without giantstep's plan reader: the
-    product of each grid's value lists, summed over grids, times the scale's seeds."""
+    """``(jobs, runs)`` of a plan, read from its YAML without giantstep's plan reader: its cells
+    are the product of each grid's value lists, summed over grids, in jobs of at most the
+    workflow's ``cells_per_job``; its runs, the cells times the scale's seeds."""
     plans = conf_dir() / "reproduce"
     at_scale = yaml.safe_load((plans / f"{name}.yaml").read_text())["scales"][scale]
     grids = at_scale.get("grid", {})
     cells = sum(math.prod(len(values) for values in grid.values())
                 for grid in (grids if isinstance(grids, list) else [grids]))
     seeds = len(yaml.safe_load((plans / "_seeds.yaml").read_text())[scale])
-    return cells, cells * seeds
+    workflow = yaml.safe_load((conf_dir().parent / "workflow/config/config.yaml").read_text())
+    return math.ceil(cells / workflow["resources"][scale]["cells_per_job"]), cells * seeds
 
 
 @pytest.fixture
@@ -48,7 +51,8 @@ def default_settings(monkeypatch):
 @pytest.mark.parametrize("scale", SCALES)
 def test_runs_and_jobs_per_plan_are_what_the_plans_expand_to(scale, default_settings):
     plans = available_plans()
-    jobs = {name: estimate.plan_jobs(load_plan(name, scale)) for name in plans}
+    per_job = estimate.cells_per_job(scale)
+    jobs = {name: estimate.plan_jobs(load_plan(name, scale), per_job) for name in plans}
     measured = at_rate(1e10, [job for plan in jobs.values() for job in plan])
     for name in plans:
         row = estimate.cost(name, jobs[name], measured)
@@ -65,17 +69,18 @@ def test_the_flop_total_is_the_sum_of_the_runs():
         plan = load_plan(name, "smoke")
         expected[name] = sum(
             estimate.run_flops(resolve(compose([*cell.overrides, f"seed={seed}"]),
-                                       estimate.explicit_keys(cell.overrides)))
+                                       explicit_keys(cell.overrides)))
             for cell in plan.cells for seed in plan.seeds)
-    jobs = {name: estimate.plan_jobs(load_plan(name, "smoke")) for name in names}
+    jobs = {name: estimate.plan_jobs(load_plan(name, "smoke"), 2) for name in names}
     measured = at_rate(1e10, [job for plan in jobs.values() for job in plan])
     for name in names:
         assert estimate.cost(name, jobs[name], measured).flops == pytest.approx(expected[name], rel=1e-12)
     total = estimate.cost("total", [job for plan in jobs.values() for job in plan], measured)
     assert total.flops == pytest.approx(sum(expected.values()), rel=1e-12)
     every = [job for plan in jobs.values() for job in plan]
-    element_wise = sum(job.features for job in every) * estimate.FEATURE_SECONDS
-    assert total.compute_seconds == pytest.approx((total.flops + sum(job.draws for job in every)) / 1e10
+    cells = [cell for job in every for cell in job.cells]
+    element_wise = sum(cell.features for cell in cells) * estimate.FEATURE_SECONDS
+    assert total.compute_seconds == pytest.approx((total.flops + sum(cell.draws for cell in cells)) / 1e10
                                                   + element_wise)
 
 
@@ -85,11 +90,14 @@ def test_jobs_share_the_slots_but_are_not_split():
     assert estimate.wall_seconds([3.0, 1.0], slots=1) == 4.0
 
 
-def test_a_job_pays_its_start_up_once_and_each_further_seed_a_little():
-    job = estimate.Job(runs=3, flops=4e9, draws=1e9, features=1 / estimate.FEATURE_SECONDS, d=8, p=8)
+def test_a_job_pays_its_start_up_once_and_each_further_run_a_little():
+    features = 1 / estimate.FEATURE_SECONDS
+    cells = (estimate.CellWork(runs=2, flops=3e9, draws=0.5e9, features=features, d=8, p=8),
+             estimate.CellWork(runs=2, flops=1e9, draws=0.5e9, features=0, d=8, p=16))
+    job = estimate.Job(cells)
     row = estimate.cost("plan", [job], at_rate(1e9, [job]))
     assert row.compute_seconds == pytest.approx(6.0)  # products, draws and element-wise work
-    startup = 2.5 + estimate.WORKFLOW_SECONDS + 2 * estimate.SEED_SECONDS
+    startup = 2.5 + estimate.WORKFLOW_SECONDS + 3 * estimate.RUN_SECONDS
     assert row.startup_seconds == pytest.approx(startup)
     assert row.wall_seconds == pytest.approx(6.0 + startup)
     two_threads = estimate.Measured(**{**vars(at_rate(1e9, [job])), "threads": 2, "slots": 1})
@@ -108,9 +116,12 @@ def test_the_rates_are_measured_quickly():
 
 
 def fixed_rates(monkeypatch):
-    monkeypatch.setattr(estimate, "measure", lambda jobs, cores, threads: estimate.Measured(
-        cores=cores, threads=threads, slots=cores // threads, job_startup_seconds=2.5,
-        matmul_rates={job.shape: 1e10 for job in jobs}, draw_rates={job.shape: 1e9 for job in jobs}))
+    def fixed(jobs, cores, threads):
+        shapes = {cell.shape for job in jobs for cell in job.cells}
+        return estimate.Measured(cores=cores, threads=threads, slots=cores // threads,
+                                 job_startup_seconds=2.5, matmul_rates=dict.fromkeys(shapes, 1e10),
+                                 draw_rates=dict.fromkeys(shapes, 1e9))
+    monkeypatch.setattr(estimate, "measure", fixed)
 
 
 def test_table_and_json(capsys, monkeypatch, tmp_path):
@@ -123,7 +134,9 @@ def test_table_and_json(capsys, monkeypatch, tmp_path):
     rows = {line.split()[0]: line.split() for line in lines[3:6]}
     assert list(rows) == ["cosines", "single_step", "total"]
     assert lines[2].split() == ["plan", "jobs", "runs", "Gflop", "compute", "s", "start-up", "s", "wall"]
-    assert rows["cosines"][1:3] == ["3", "3"] and rows["total"][1:3] == ["7", "7"]
+    per_job = estimate.cells_per_job("smoke")
+    jobs = math.ceil(3 / per_job), math.ceil(4 / per_job)  # cosines: 3 cells, single_step: 4, 1 seed
+    assert rows["cosines"][1:3] == [str(jobs[0]), "3"] and rows["total"][1:3] == [str(sum(jobs)), "7"]
     assert rows["total"][-1].count(":") == 2  # h:mm:ss
     estimate.main([*arguments, "--json"])
     document = json.loads(capsys.readouterr().out)

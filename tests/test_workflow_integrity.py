@@ -206,17 +206,19 @@ def test_repair_removes_only_the_damaged_run_and_the_tables_built_from_it(tmp_pa
     tables = [tmp_path / "plan_runs.csv", tmp_path / "plan_neurons.csv"]
     for table in tables:
         table.write_text("stale\n")
-    runs = {damaged: digests["k=v"], whole: digests["k=v"]}
+    missing = tmp_path / "c" / "seed=0" / "metrics.json"
+    runs = {damaged: digests["k=v"], whole: digests["k=v"], missing: digests["k=v"]}
 
-    lines = repair_runs(runs, tables, remove=False)  # a dry run: reported, left as is
-    assert lines == [f"{damaged}: steps[1].test_error is not a finite number"]
+    found = repair_runs(runs, tables, remove=False)  # a dry run: reported, left as is
+    assert found.lines == [f"{damaged}: steps[1].test_error is not a finite number"]
+    assert found.stale == {damaged, missing}
     assert damaged.exists() and all(table.exists() for table in tables)
 
-    assert repair_runs(runs, tables, remove=True) == lines
+    assert repair_runs(runs, tables, remove=True) == found
     assert sorted(p.name for p in damaged.parent.iterdir()) == []
     assert sorted(p.name for p in whole.parent.iterdir()) == ["arrays.npz", "config.yaml", "metrics.json"]
     assert not any(table.exists() for table in tables)
-    assert repair_runs({whole: digests["k=v"]}, tables, remove=True) == []
+    assert repair_runs({whole: digests["k=v"]}, tables, remove=True).stale == set()
 
 
 # --------------------------------------------------------------------------- workflows

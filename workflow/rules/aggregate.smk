@@ -1,8 +1,9 @@
 rule aggregate:
-    """Tidy table of one plan: a row per run and step. Each run is checked against its
-    cell first (giantstep.reproduce.aggregate.check_run)."""
+    """Tidy table of one plan: a row per run and step, once every batch of the plan has run.
+    Each run is checked against its cell first (giantstep.reproduce.aggregate.check_run).
+    """
     input:
-        lambda wc: run_outputs(wc.plan),
+        lambda wc: manifests(wc.plan),
     output:
         PLAN_TABLES["runs"],
     log:
@@ -10,6 +11,7 @@ rule aggregate:
     conda:
         ENVIRONMENT
     params:
+        runs=lambda wc: run_outputs(wc.plan),
         runs_root=f"{RESULTS}/runs",
         digests=lambda wc: DIGESTS[wc.plan],
         table="runs",
@@ -23,6 +25,7 @@ use rule aggregate as aggregate_neurons with:
     log:
         f"{RESULTS}/logs/aggregate/{{plan}}_neurons.log",
     params:
+        runs=lambda wc: run_outputs(wc.plan),
         runs_root=f"{RESULTS}/runs",
         digests=lambda wc: DIGESTS[wc.plan],
         table="neurons",
@@ -34,6 +37,7 @@ use rule aggregate as aggregate_provenance with:
     log:
         f"{RESULTS}/logs/aggregate/{{plan}}_provenance.log",
     params:
+        runs=lambda wc: run_outputs(wc.plan),
         runs_root=f"{RESULTS}/runs",
         digests=lambda wc: DIGESTS[wc.plan],
         table="provenance",

@@ -11,7 +11,8 @@ envvars:
     "GIANTSTEP_CONF",
 
 
-from giantstep.reproduce.aggregate import RUN_FILES, repair_runs
+from giantstep.reproduce.aggregate import repair_runs
+from giantstep.reproduce.batches import cell_batches
 from giantstep.errors import ConfigError
 from giantstep.reproduce.plans import cached_digests, load_plan
 
@@ -39,6 +40,11 @@ def plan_digests(name):
 
 
 DIGESTS = {name: plan_digests(name) for name in PLANS}
+# The run jobs of each plan: {plan: {batch name: cells}} (giantstep.reproduce.batches).
+BATCHES = {
+    name: cell_batches(plan.cells, config["resources"][SCALE]["cells_per_job"])
+    for name, plan in PLANS.items()
+}
 # The tables of a plan (rule aggregate), built from its runs (results, neurons, provenance).
 PLAN_TABLES = {
     kind: f"{RESULTS}/tables/{{plan}}_{kind}.csv"
@@ -61,14 +67,43 @@ def run_outputs(plan):
     return list(run_digests(plan))
 
 
+def manifests(plan):
+    """The manifest of every run job (batch) of a plan: what its aggregation waits for."""
+    return [f"{RESULTS}/batches/{plan}/{batch}.json" for batch in BATCHES[plan]]
+
+
 def repair(plan, remove):
-    """Have every damaged, foreign or incomplete run of a plan recomputed
-    (giantstep.reproduce.aggregate.repair_runs): one line on stderr per run."""
+    """Have every missing, damaged, foreign or incomplete run of a plan recomputed
+    (giantstep.reproduce.aggregate.repair_runs, one line on stderr per damaged run): the
+    manifest of its batch is removed, so that Snakemake reruns the batch, which computes
+    the runs that are not whole. A dry run changes nothing and says what each batch to run
+    would compute."""
     runs = {Path(path): digest for path, digest in run_digests(plan).items()}
     tables = [Path(table.format(plan=plan)) for table in PLAN_TABLES.values()]
+    found = repair_runs(runs, tables, remove)
     then = "recomputing it" if remove else "a run without -n recomputes it"
-    for line in repair_runs(runs, tables, remove):
+    for line in found.lines:
         print(f"giantstep: {line}; {then}", file=sys.stderr)
+    for batch, cells in BATCHES[plan].items():
+        manifest = Path(f"{RESULTS}/batches/{plan}/{batch}.json")
+        stale = [
+            cell.path
+            for cell in cells
+            if any(
+                Path(f"{RESULTS}/runs/{plan}/{cell.path}/seed={seed}/metrics.json")
+                in found.stale
+                for seed in SEEDS
+            )
+        ]
+        if stale and remove:
+            manifest.unlink(missing_ok=True)
+        elif stale:
+            computes = "all its" if len(stale) == len(cells) else f"{len(stale)} of its"
+            listed = "" if len(stale) == len(cells) else ": " + ", ".join(stale)
+            print(
+                f"giantstep: {plan} batch {batch} computes {computes} {len(cells)} cells{listed}",
+                file=sys.stderr,
+            )
 
 
 # Before the DAG is built, so that Snakemake sees what is to be recomputed. Only in the
@@ -83,3 +118,4 @@ if workflow.is_main_process and not LINTING:
 wildcard_constraints:
     plan="[a-z0-9_]+",
     cell="[^/=]+=[^/]+(/[^/=]+=[^/]+)*",
+    batch="[0-9]+-of-[0-9]+",

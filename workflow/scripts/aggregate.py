@@ -14,7 +14,7 @@ sm = snakemake  # noqa: F821 (set by Snakemake)
 console, sys.stderr = sys.stderr, open(sm.log[0], "w")
 build = {"runs": runs_table, "neurons": neurons_table, "provenance": provenance_table}[sm.params.table]
 try:
-    table = build([Path(p) for p in sm.input], Path(sm.params.runs_root), sm.params.digests)
+    table = build([Path(p) for p in sm.params.runs], Path(sm.params.runs_root), sm.params.digests)
 except DamagedRunError as error:
     for stream in (sys.stderr, console):
         print(f"giantstep: {error}; run the workflow again: it recomputes this run", file=stream)

@@ -1,28 +1,27 @@
-"""Snakemake script: one plan cell -> the giantstep CLI, started without a shell.
+"""Snakemake script: one batch of a plan's cells, all their seeds, in this one process
+(giantstep.reproduce.batches.run_batch): the runs of each cell that are whole are kept, the
+others computed; the manifest is written when every cell succeeded.
 
-Plan values are arguments of the process, never shell text: a value holding ``;``,
-``$(...)``, quotes or backticks reaches Hydra as it is, which runs it as a literal value or
-refuses it with one line. The log's first line is the shell-quoted command that reruns the
-cell by hand, with the workflow's configuration tree (``GIANTSTEP_CONF=<conf/> giantstep ...``);
-the CLI's output follows it. The job fails with the CLI's exit status.
+Plan values reach Hydra's Compose API as override strings, never a shell. Each computed cell's
+log (logs/run/<plan>/<cell>.log) starts with the command line that reruns it by hand
+(``GIANTSTEP_CONF=<conf/> giantstep ...``). The job fails with exit status 2 when a cell fails,
+after trying the others; each failure is one line in the cell's log and in the job's.
 """
 
-import shlex
-import shutil
-import subprocess
 import sys
+from pathlib import Path
 
-from giantstep.paths import CONF_VARIABLE, conf_dir
+from giantstep.reproduce.batches import BatchCell, run_batch
 
 sm = snakemake  # noqa: F821 (set by Snakemake)
-arguments = [*sm.params.arguments, f"threads={sm.threads}"]
 with open(sm.log[0], "w") as log:
-    rerun = shlex.join(["giantstep", *arguments])
-    print(f"{CONF_VARIABLE}={shlex.quote(str(conf_dir()))} {rerun}", file=log, flush=True)
-    executable = shutil.which("giantstep")
-    if executable is None:
-        print("giantstep: no `giantstep` command on PATH: install the package (pip install -e .)", file=log)
-        sys.exit(127)
-    done = subprocess.run([executable, *arguments], stdin=subprocess.DEVNULL, stdout=log,
-                          stderr=subprocess.STDOUT)
-sys.exit(done.returncode)
+    sys.stdout = sys.stderr = log
+    status = run_batch(
+        [BatchCell(path, tuple(overrides), digest) for path, (overrides, digest) in sm.params.cells.items()],
+        sm.params.seeds,
+        runs_root=Path(sm.params.runs_root),
+        logs_root=Path(sm.params.logs_root),
+        threads=sm.threads,
+        manifest=Path(sm.output[0]),
+    )
+sys.exit(status)

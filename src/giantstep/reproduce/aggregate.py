@@ -37,6 +37,7 @@ import json
 import math
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +170,15 @@ def _check_config_file(path: Path, config: dict) -> None:
         raise DamagedRunError(f"{path}: not the config in metrics.json beside it")
 
 
-def repair_runs(runs: Mapping[Path, str], tables: Sequence[Path], remove: bool) -> list[str]:
+@dataclass(frozen=True)
+class Repair:
+    """What :func:`repair_runs` found: one line per damaged run, and every run to recompute."""
+
+    lines: list[str]
+    stale: set[Path]  # the metrics.json of each run that is missing or failed its check
+
+
+def repair_runs(runs: Mapping[Path, str], tables: Sequence[Path], remove: bool) -> Repair:
     """Make the workflow recompute every run of a plan that fails :func:`check_run`.
 
     ``runs`` maps each run's ``metrics.json`` to its cell's digest; ``tables`` are the
@@ -178,19 +187,18 @@ def repair_runs(runs: Mapping[Path, str], tables: Sequence[Path], remove: bool) 
     whose downstream outputs exist, so without them it would keep the tables as they are.
     A run with no ``metrics.json`` keeps the files it has (they may be a run in progress;
     its job removes them). With ``remove`` false (a dry run) nothing is removed.
-    Returns one line per damaged run, naming it and what is wrong.
     """
-    lines, stale = [], False
+    lines, stale = [], set()
     for path, digest in runs.items():
         if not path.exists():
-            stale = True
+            stale.add(path)
             if any(path.with_name(name).exists() for name in RUN_FILES):
                 lines.append(f"{path.parent}: incomplete, no metrics.json (deleted, or the run was killed)")
             continue
         try:
             check_run(path, digest)
         except DamagedRunError as error:
-            stale = True
+            stale.add(path)
             lines.append(str(error))
             if remove:
                 for name in RUN_FILES:
@@ -198,7 +206,7 @@ def repair_runs(runs: Mapping[Path, str], tables: Sequence[Path], remove: bool) 
     if stale and remove:
         for table in tables:
             table.unlink(missing_ok=True)
-    return lines
+    return Repair(lines, stale)
 
 
 def _checked_runs(metric_paths: list[Path], runs_root: Path,

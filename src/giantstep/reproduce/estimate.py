@@ -2,13 +2,14 @@
 
     python -m giantstep.reproduce.estimate --scale paper [--plans NAME ...] [--cores N] [--json]
 
-The model, in the workflow's terms (``workflow/rules/runs.smk``): a *run job* runs one plan
-cell, all its seeds, in one process with ``threads`` torch threads (the scale's ``resources``
-in ``workflow/config/config.yaml``, at most the cores). A job takes
+The model, in the workflow's terms (``workflow/rules/runs.smk``): a *run job* runs a batch of
+at most ``cells_per_job`` cells of one plan (:func:`giantstep.reproduce.batches.cell_batches`),
+all their seeds, in one process with ``threads`` torch threads (the scale's ``resources`` in
+``workflow/config/config.yaml``, ``threads`` at most the cores). A job takes
 
-    start-up + Snakemake's share + (seeds - 1) x a further seed's overhead
-    + seeds x (matmul flops / matmul rate + Gaussian draws / draw rate
-               + features x element-wise cost) / threads
+    start-up + Snakemake's share + (runs - 1) x a further run's overhead
+    + sum over its cells of seeds x (matmul flops / matmul rate + Gaussian draws / draw rate
+                                     + features x element-wise cost) / threads
 
 - what a run computes, from the settings :func:`giantstep.config.resolve` makes of its cell:
   its matmul flops, the samples it draws and the features it computes, all from
@@ -17,7 +18,7 @@ in ``workflow/config/config.yaml``, at most the cores). A job takes
   busy this one is now): the float32 matmul rate and the draw rate of one thread at each
   ``d x p`` of the cells (about 1.5 s in all), and the start-up of a job, as the CPU of a toy
   run job through the CLI (Python, Hydra, torch, composition, theory, provenance, artifacts);
-- measured once, stated with how: :data:`SEED_SECONDS`, :data:`WORKFLOW_SECONDS` and
+- measured once, stated with how: :data:`RUN_SECONDS`, :data:`WORKFLOW_SECONDS` and
   :data:`FEATURE_SECONDS` (the activation and the element-wise passes around the products).
 
 Where the scale has been run in this folder, its wall time per plan as the runs recorded it
@@ -48,27 +49,24 @@ from typing import NoReturn
 
 import pandas as pd
 import yaml
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
-from omegaconf.errors import OmegaConfBaseException
 
-from giantstep.config import Settings, resolve
+from giantstep.config import Settings
 from giantstep.errors import ConfigError
 from giantstep.flops import engine_feature_rows, engine_flops, engine_samples
 from giantstep.paths import conf_dir
+from giantstep.reproduce.batches import cell_batches, run_settings
 from giantstep.reproduce.labels import clock
 from giantstep.reproduce.plans import SCALES, Cell, Plan, load_plan
-from giantstep.schema import compose
 
 RATE_SECONDS = 1.5  # the rates of every shape together (each gets at least one call)
 BLOCK = 1024  # rows of the measured products and draws: the engine's block (giantstep.data.BLOCK)
 # The cheapest real run job: one seed of a toy run, through the CLI, into a temporary folder.
 TOY_JOB = ("d=8", "p=8", "train.steps=1", "readout.n_test=100", "seed=0", "threads=1")
-# Each further seed of a job (the first one's is in the toy job): Hydra composes its config,
+# Each further run of a job (the first one's is in the toy job): Hydra composes its config,
 # then resolve (with the theory), provenance (two git calls) and the artifacts. Measured
 # 2026-11-30 on this 2-core machine: the median of ``wall_seconds - compute_seconds`` of
 # seeds 1 and 2 over the quick-scale runs, 0.11 s, plus a composition, 0.08 s CPU.
-SEED_SECONDS = 0.2
+RUN_SECONDS = 0.2
 # What Snakemake adds to each run job: the script that starts the CLI (workflow/scripts/run.py,
 # a Python process) and its own scheduling. Measured 2026-11-30 on this 2-core machine: the
 # CPU seconds of `snakemake --until run` of a quick plan, less its Snakemake start-up (2 s)
@@ -85,8 +83,8 @@ FEATURE_SECONDS = 8e-9
 
 
 @dataclass(frozen=True)
-class Job:
-    """One run job: one cell with all its seeds."""
+class CellWork:
+    """What one cell computes, all its seeds."""
 
     runs: int
     flops: float  # matrix products, all seeds
@@ -97,8 +95,23 @@ class Job:
 
     @property
     def shape(self) -> str:
-        """``d x p``: the shape the job's rates are measured at."""
+        """``d x p``: the shape the cell's rates are measured at."""
         return f"{self.d}x{self.p}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run job: a batch of a plan's cells (:func:`giantstep.reproduce.batches.cell_batches`)."""
+
+    cells: tuple[CellWork, ...]
+
+    @property
+    def runs(self) -> int:
+        return sum(cell.runs for cell in self.cells)
+
+    @property
+    def flops(self) -> float:
+        return sum(cell.flops for cell in self.cells)
 
 
 @dataclass(frozen=True)
@@ -126,21 +139,10 @@ class PlanCost:
     wall_seconds: float  # with the jobs in parallel slots (:func:`wall_seconds`)
 
 
-def explicit_keys(overrides: tuple[str, ...]) -> frozenset[str]:
-    """The keys an override list sets: what the CLI passes to :func:`giantstep.config.resolve`."""
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    return frozenset(override.key_or_group for override in parsed if not override.is_delete())
-
-
 def cell_settings(cell: Cell) -> Settings:
-    """The checked settings ``giantstep <cell overrides>`` runs with; a one-line
-    :class:`ConfigError`, worded as the CLI words it, if Hydra or the checks refuse them."""
-    try:
-        return resolve(compose(cell.overrides), explicit_keys(cell.overrides))
-    except (HydraException, OmegaConfBaseException) as error:
-        from giantstep.cli import one_line  # here: the CLI module registers its Hydra app
-
-        raise ConfigError(one_line(error)) from None
+    """The checked settings ``giantstep <cell overrides>`` runs with (as a run job makes them,
+    :func:`giantstep.reproduce.batches.run_settings`); a one-line :class:`ConfigError` if refused."""
+    return run_settings(cell.overrides)[1]
 
 
 def run_flops(s: Settings) -> float:
@@ -161,14 +163,18 @@ def run_features(s: Settings) -> float:
     return float(s.p) * engine_feature_rows(n=s.n, steps=s.steps, n_train=s.n_train, n_test=s.n_test)
 
 
-def plan_jobs(plan: Plan) -> list[Job]:
-    """The run jobs of ``plan``: the flops and draws of all their seeds (the same for each)."""
-    runs, jobs = len(plan.seeds), []
-    for cell in plan.cells:
-        s = cell_settings(cell)
-        jobs.append(Job(runs=runs, flops=runs * run_flops(s), draws=runs * run_draws(s),
-                        features=runs * run_features(s), d=s.d, p=s.p))
-    return jobs
+def cell_work(cell: Cell, seeds: int) -> CellWork:
+    """The flops, draws and features of a cell's ``seeds`` runs (the same for each seed)."""
+    s = cell_settings(cell)
+    return CellWork(runs=seeds, flops=seeds * run_flops(s), draws=seeds * run_draws(s),
+                    features=seeds * run_features(s), d=s.d, p=s.p)
+
+
+def plan_jobs(plan: Plan, cells_per_job: int) -> list[Job]:
+    """The run jobs of ``plan``: its batches of at most ``cells_per_job`` cells, as the workflow
+    deals them."""
+    return [Job(tuple(cell_work(cell, len(plan.seeds)) for cell in batch))
+            for batch in cell_batches(plan.cells, cells_per_job).values()]
 
 
 def per_cpu_second(operation: Callable[[], object], amount: float, seconds: float) -> float:
@@ -235,7 +241,7 @@ def job_startup_seconds() -> float:
 
 def measure(jobs: list[Job], cores: int, threads: int) -> Measured:
     """Measure the start-up of a job, and the matmul and draw rates of every shape of ``jobs``."""
-    shapes = sorted({(job.d, job.p) for job in jobs})
+    shapes = sorted({(cell.d, cell.p) for job in jobs for cell in job.cells})
     seconds = RATE_SECONDS / (2 * max(1, len(shapes)))
     return Measured(
         cores=cores, threads=threads, slots=max(1, cores // threads),
@@ -248,9 +254,9 @@ def measure(jobs: list[Job], cores: int, threads: int) -> Measured:
 def job_seconds(job: Job, measured: Measured) -> tuple[float, float]:
     """``(compute, start-up)`` seconds of ``job``: its threads share the products, the draws and
     the element-wise work evenly (an upper bound on what threads gain)."""
-    cpu = (job.flops / measured.matmul_rates[job.shape] + job.draws / measured.draw_rates[job.shape]
-           + job.features * FEATURE_SECONDS)
-    startup = measured.job_startup_seconds + WORKFLOW_SECONDS + (job.runs - 1) * SEED_SECONDS
+    cpu = sum(cell.flops / measured.matmul_rates[cell.shape] + cell.draws / measured.draw_rates[cell.shape]
+              + cell.features * FEATURE_SECONDS for cell in job.cells)
+    startup = measured.job_startup_seconds + WORKFLOW_SECONDS + (job.runs - 1) * RUN_SECONDS
     return cpu / measured.threads, startup
 
 
@@ -271,6 +277,11 @@ def workflow_config() -> dict:
         return yaml.safe_load(path.read_text())
     except OSError as error:
         raise ConfigError(f"cannot read the workflow's settings: {error}") from None
+
+
+def cells_per_job(scale: str) -> int:
+    """Cells of one run job at ``scale`` (the workflow's ``cells_per_job``)."""
+    return int(workflow_config()["resources"][scale]["cells_per_job"])
 
 
 def job_threads(scale: str, cores: int) -> int:
@@ -316,7 +327,7 @@ def table(scale: str, costs: list[PlanCost], measured: Measured,
     lines = [
         f"scale {scale} on {measured.cores} cores: {measured.slots} run job(s) at a time, "
         f"{measured.threads} thread(s) each",
-        f"measured: start-up {measured.job_startup_seconds:.2f} s a job (+{SEED_SECONDS} s a further seed); "
+        f"measured: start-up {measured.job_startup_seconds:.2f} s a job (+{RUN_SECONDS} s a further run); "
         f"per thread: float32 matmul {spread(measured.matmul_rates, 1e9)} Gflop/s, Gaussian draws "
         f"{spread(measured.draw_rates, 1e6)} M/s (by d x p: --json)",
         f"{'plan':<18}{'jobs':>6}{'runs':>7}{'Gflop':>12}{'compute s':>11}{'start-up s':>12}{'wall':>10}"
@@ -338,7 +349,7 @@ def table(scale: str, costs: list[PlanCost], measured: Measured,
 
 def estimate(scale: str, plans: list[str], cores: int) -> tuple[list[PlanCost], Measured]:
     """Per-plan costs, then the total's, of ``plans`` at ``scale`` on ``cores`` cores."""
-    jobs = {name: plan_jobs(load_plan(name, scale)) for name in plans}
+    jobs = {name: plan_jobs(load_plan(name, scale), cells_per_job(scale)) for name in plans}
     everything = [job for plan in jobs.values() for job in plan]
     measured = measure(everything, cores, job_threads(scale, cores))
     costs = [cost(name, plan, measured) for name, plan in jobs.items()]

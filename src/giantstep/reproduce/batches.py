@@ -1,0 +1,198 @@
+"""Run jobs of the workflow: several cells of a plan, all their seeds, in one process.
+
+A plan's cells are dealt round-robin into ``ceil(cells / cells_per_job)`` *batches*
+(:func:`cell_batches`; ``cells_per_job`` is the scale's ``resources`` entry in
+``workflow/config/config.yaml``), so that a job pays Python's, torch's and Hydra's start-up
+once for its cells, and the cells of a grid (often ordered by cost) spread evenly over jobs.
+
+Caching stays per run: a batch job (:func:`run_batch`) keeps every run of its cells that
+passes :func:`giantstep.reproduce.aggregate.check_run` against its cell's digest and computes
+only the others. The job's declared output is a *manifest* (which cells, their digests, which
+runs the job computed and which it kept), not the run folders, so Snakemake never deletes a
+batch's intact runs before the job; the workflow reruns a batch when the digest of one of its
+cells changes (the manifest's params) or when one of its runs is missing or damaged (the
+workflow removes the manifest, :mod:`workflow/rules/common.smk`).
+
+A run made here is the run ``giantstep <cell overrides> seed=<s> threads=<t>`` would make: the
+same composition (Hydra's Compose API), the same checks (:func:`giantstep.config.resolve` with
+the keys the overrides set and the chosen target group), the same :func:`giantstep.run.experiment`
+and artifacts. Each computed cell gets a log whose first line is the ``giantstep`` command that
+reruns it by hand. Plan values reach Hydra as override strings, never a shell.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from giantstep.config import Settings, resolve
+from giantstep.errors import ConfigError, DivergenceError
+from giantstep.paths import CONF_VARIABLE, conf_dir
+from giantstep.reproduce.aggregate import DamagedRunError, check_run
+from giantstep.reproduce.plans import Cell
+
+
+def cell_batches(cells: Sequence[Cell], cells_per_job: int) -> dict[str, tuple[Cell, ...]]:
+    """The batches of a plan's ``cells``, named ``<i>-of-<k>``: ``k = ceil(len(cells) / cells_per_job)``
+    batches, cell ``j`` (in plan order) in batch ``j mod k``, so each holds at most ``cells_per_job``."""
+    if cells_per_job < 1:
+        raise ConfigError(f"cells_per_job must be at least 1, not {cells_per_job}")
+    count = max(1, math.ceil(len(cells) / cells_per_job))
+    return {f"{index + 1}-of-{count}": tuple(cells[index::count]) for index in range(count)}
+
+
+def explicit_keys(overrides: Sequence[str]) -> frozenset[str]:
+    """The keys an override list sets: what the CLI passes to :func:`giantstep.config.resolve`."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    return frozenset(override.key_or_group for override in parsed if not override.is_delete())
+
+
+def composed(overrides: Sequence[str]) -> tuple[DictConfig, str]:
+    """The config ``giantstep <overrides>`` runs with and its chosen ``target`` group; Hydra's
+    refusals as a one-line :class:`ConfigError`, worded as the CLI words them."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from giantstep.schema import register_schema
+
+    register_schema()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException) as error:
+        from giantstep.cli import one_line  # here: the CLI module registers its Hydra app
+
+        raise ConfigError(one_line(error)) from None
+    target = cfg.hydra.runtime.choices.get("target")
+    with open_dict(cfg):
+        del cfg["hydra"]  # as the Hydra app sees its config
+    return cfg, target
+
+
+@dataclass(frozen=True)
+class BatchCell:
+    """One cell of a batch: where its runs go, what it runs with, the digest its runs must have."""
+
+    path: str
+    overrides: tuple[str, ...]
+    digest: str
+
+
+def run_settings(overrides: Sequence[str]) -> tuple[DictConfig, Settings]:
+    """The config and the checked settings ``giantstep <overrides>`` runs with (the CLI's
+    composition and :func:`giantstep.config.resolve`); a one-line :class:`ConfigError`, worded
+    as the CLI words it, if Hydra or the checks refuse them."""
+    cfg, target = composed(overrides)
+    try:
+        return cfg, resolve(cfg, explicit_keys(overrides), target)
+    except OmegaConfBaseException as error:
+        from giantstep.cli import one_line
+
+        raise ConfigError(one_line(error)) from None
+
+
+def _run_one(overrides: list[str], run_dir: Path) -> dict:
+    """One run, as the CLI makes it, into ``run_dir`` (:func:`giantstep.run.write_artifacts`:
+    an older run there is replaced as a whole, or left as it was on failure); its metrics."""
+    import torch
+
+    from giantstep.run import experiment, provenance, write_artifacts
+
+    started = time.perf_counter()
+    cfg, settings = run_settings(overrides)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    metrics, arrays = experiment(settings)
+    record = provenance(settings)
+    record["wall_seconds"] = time.perf_counter() - started
+    record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    write_artifacts(run_dir, OmegaConf.to_yaml(cfg, resolve=True),
+                    OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), metrics, arrays, record)
+    return metrics
+
+
+def _kept(run_dir: Path, digest: str) -> bool:
+    """Whether ``run_dir`` holds a whole run of the cell with ``digest``."""
+    try:
+        check_run(run_dir / "metrics.json", digest)
+    except DamagedRunError:
+        return False
+    return True
+
+
+def rerun_command(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int) -> str:
+    """The shell line that reruns ``cell`` by hand through the CLI, with the workflow's ``conf/``."""
+    arguments = Cell(cell.path, cell.overrides).arguments(tuple(seeds), str(cell_dir))
+    arguments.append(f"threads={threads}")
+    return f"{CONF_VARIABLE}={shlex.quote(str(conf_dir()))} {shlex.join(['giantstep', *arguments])}"
+
+
+def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int, log_path: Path) -> dict:
+    """Compute the runs of ``cell`` that are not whole (``cell_dir/seed=<s>/``), logging to
+    ``log_path`` (written anew, only when something is computed); the cell's entry of the
+    manifest. A refused or diverged run raises, with its line at the end of the log (its
+    folder is left as it was)."""
+    kept = [seed for seed in seeds if _kept(cell_dir / f"seed={seed}", cell.digest)]
+    computed = [seed for seed in seeds if seed not in kept]
+    if not computed:
+        return {"digest": cell.digest, "computed": computed, "kept": kept}
+    from giantstep.run import check_writable
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        print(rerun_command(cell, computed, cell_dir, threads), file=log, flush=True)
+        for seed in computed:
+            run_dir = cell_dir / f"seed={seed}"
+            try:
+                check_writable(cell_dir)
+                metrics = _run_one([*cell.overrides, f"seed={seed}", f"threads={threads}"], run_dir)
+            except (ConfigError, DivergenceError) as error:
+                print(f"giantstep: error: {_first_line(error)}", file=log)
+                raise
+            dims = [step["learned_dims"] for step in metrics["steps"]]
+            errors = ", ".join(f"{step['test_error']:.4f}" for step in metrics["steps"])
+            print(f"learned_dims per step {dims}, test errors {errors} -> {run_dir / 'metrics.json'}",
+                  file=log, flush=True)
+    return {"digest": cell.digest, "computed": computed, "kept": kept}
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def run_batch(cells: Sequence[BatchCell], seeds: Sequence[int], runs_root: Path, logs_root: Path,
+              threads: int, manifest: Path) -> int:
+    """Run every cell of a batch (:func:`run_cell`, each logging to ``logs_root/<cell>.log``) and
+    write the manifest (JSON: the seeds, and per cell its digest and the seeds computed and kept)
+    once all succeeded. A cell that fails does not stop the others: its error is one line at the
+    end of its log and on stderr. Returns the exit status: 0, or 2 when a cell failed."""
+    entries, failed = {}, 0
+    for cell in cells:
+        log_path = logs_root / f"{cell.path}.log"
+        try:
+            entries[cell.path] = run_cell(cell, seeds, runs_root / cell.path, threads, log_path)
+        except (ConfigError, DivergenceError) as error:
+            failed += 1
+            print(f"giantstep: error: {_first_line(error)} (cell {cell.path}; log {log_path})",
+                  file=sys.stderr)
+    if failed:
+        return 2
+    document = {"seeds": list(seeds), "cells": entries}
+    temporary = manifest.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=1) + "\n")
+    temporary.replace(manifest)
+    return 0

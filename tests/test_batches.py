@@ -1,0 +1,93 @@
+"""Run jobs of several cells (giantstep.reproduce.batches): how cells are dealt into batches, a
+batch's runs equal the CLI's, whole runs are kept, and one failing cell does not stop the others."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import numpy as np
+import pytest
+from helpers.cli import run_cli
+
+from giantstep.errors import ConfigError
+from giantstep.reproduce.batches import BatchCell, cell_batches, run_batch
+from giantstep.reproduce.plans import config_digest
+
+FIXED = ("d=16", "p=32", "train.alpha=4", "train.steps=2", "readout.n_test=500", "metrics.n_neurons=4")
+SEEDS = (0, 1)
+
+
+def batch_cell(path: str, *overrides: str) -> BatchCell:
+    return BatchCell(path, (*FIXED, *overrides), config_digest((*FIXED, *overrides)))
+
+
+@pytest.mark.parametrize("cells, per_job, sizes",
+                         [(7, 3, [3, 2, 2]), (6, 3, [3, 3]), (2, 8, [2]), (1, 1, [1])])
+def test_cells_are_dealt_round_robin_into_batches_of_at_most_cells_per_job(cells, per_job, sizes):
+    batches = cell_batches(list(range(cells)), per_job)
+    assert list(batches) == [f"{i}-of-{len(sizes)}" for i in range(1, len(sizes) + 1)]
+    assert [len(batch) for batch in batches.values()] == sizes
+    assert sorted(cell for batch in batches.values() for cell in batch) == list(range(cells))
+    for index, batch in enumerate(batches.values()):  # cell j in batch j mod k
+        assert batch == tuple(range(index, cells, len(sizes)))
+
+
+def test_cells_per_job_below_one_is_refused():
+    with pytest.raises(ConfigError, match="cells_per_job must be at least 1"):
+        cell_batches([1, 2], 0)
+
+
+def results_of(path):
+    """A run's metrics less what records the run itself (provenance, timings)."""
+    document = json.loads((path / "metrics.json").read_text())
+    return {key: value for key, value in document.items() if key not in ("provenance", "timings")}
+
+
+def test_a_batch_makes_the_runs_the_cli_makes_and_its_log_reruns_them(tmp_path):
+    cell = batch_cell("target=hermite_124", "target=hermite_124")
+    assert run_batch([cell], SEEDS, tmp_path / "runs", tmp_path / "logs", 1, tmp_path / "m.json") == 0
+    line = (tmp_path / "logs" / f"{cell.path}.log").read_text().splitlines()[0]
+    conf, command, *arguments = shlex.split(line)
+    assert conf.startswith("GIANTSTEP_CONF=") and command == "giantstep"
+    by_hand = tmp_path / "by_hand"
+    arguments = [a.replace(str(tmp_path / "runs" / cell.path), str(by_hand)) for a in arguments]
+    done = run_cli(*arguments, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for seed in SEEDS:
+        batch, cli = tmp_path / "runs" / cell.path / f"seed={seed}", by_hand / f"seed={seed}"
+        assert results_of(batch) == results_of(cli)
+        assert (batch / "config.yaml").read_bytes() == (cli / "config.yaml").read_bytes()
+        with np.load(batch / "arrays.npz") as a, np.load(cli / "arrays.npz") as b:
+            assert a.files == b.files and all(np.array_equal(a[key], b[key]) for key in a.files)
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert manifest == {"seeds": list(SEEDS), "cells": {cell.path: {"digest": cell.digest, "computed": [0, 1],
+                                                                    "kept": []}}}
+
+
+def test_a_batch_keeps_whole_runs_and_recomputes_a_damaged_one(tmp_path):
+    cells = [batch_cell("k=a", "target=hermite_124"), batch_cell("k=b", "target=two_stair")]
+    run = (tmp_path / "runs", tmp_path / "logs", 1, tmp_path / "m.json")
+    assert run_batch(cells, SEEDS, *run) == 0
+    files = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("*") if path.is_file()}
+    damaged = tmp_path / "runs" / "k=b" / "seed=1" / "metrics.json"
+    damaged.write_text("{")
+    assert run_batch(cells, SEEDS, *run) == 0
+    entries = json.loads((tmp_path / "m.json").read_text())["cells"]
+    assert [entries[c.path]["computed"] for c in cells] == [[], [1]]
+    assert [entries[c.path]["kept"] for c in cells] == [[0, 1], [0]]
+    assert {path: path.stat().st_mtime_ns for path in files if path.parent != damaged.parent} == {
+        path: time for path, time in files.items() if path.parent != damaged.parent}
+    assert json.loads(damaged.read_text())["config"]["seed"] == 1
+
+
+def test_a_failing_cell_does_not_stop_the_others_and_writes_no_manifest(tmp_path, capsys):
+    cells = [batch_cell("k=bad", "target=custom", "target.expr='z1 + He9(z2'"),
+             batch_cell("k=good", "target=two_stair")]
+    assert run_batch(cells, (0,), tmp_path / "runs", tmp_path / "logs", 1, tmp_path / "m.json") == 2
+    assert (tmp_path / "runs" / "k=good" / "seed=0" / "metrics.json").is_file()
+    assert not (tmp_path / "runs" / "k=bad" / "seed=0").exists() and not (tmp_path / "m.json").exists()
+    last = (tmp_path / "logs" / "k=bad.log").read_text().splitlines()[-1]
+    assert last.startswith("giantstep: error: ") and "z1 + He9(z2" in last, last
+    log = tmp_path / "logs" / "k=bad.log"
+    assert capsys.readouterr().err.splitlines() == [f"{last} (cell k=bad; log {log})"]
