@@ -1,15 +1,16 @@
 """Share of a workflow's wall time spent outside the engine's compute, from run artifacts.
 
 Each run's ``metrics.json`` carries ``timings.compute_seconds`` (the giant steps, readouts
-and metrics), ``provenance.wall_seconds`` (the whole Hydra app call: compute, theory,
-provenance, writing) and ``provenance.torch_threads``. Over a workflow that used ``cores``
+and metrics), ``provenance.wall_seconds`` (the run's own time in its process: compute, theory,
+provenance, writing, and for the first run of a cell in a batch job the cell's composition;
+for a run of the CLI, the whole Hydra app call) and ``provenance.torch_threads``. Over a workflow that used ``cores``
 cores for ``total_wall`` seconds,
 
     compute share  = sum(compute_seconds * threads) / (cores * total_wall)
     overhead share = 1 - compute share
 
 so everything else counts as overhead: process start-up and imports, the theory and the
-artifact writing inside the app (``in_app``), and scheduling, aggregation and idle cores
+artifact writing of each run (``in_app``), and scheduling, aggregation and idle cores
 (``outside_app``). ``total_wall`` and ``cores`` come from the caller, else from the
 Snakemake log that spans the runs (``Provided cores: N``; log name = start time, file
 modification time = end), else from the runs themselves (first start to last write, which

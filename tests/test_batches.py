@@ -24,13 +24,27 @@ def batch_cell(path: str, *overrides: str) -> BatchCell:
 
 @pytest.mark.parametrize("cells, per_job, sizes",
                          [(7, 3, [3, 2, 2]), (6, 3, [3, 3]), (2, 8, [2]), (1, 1, [1])])
-def test_cells_are_dealt_round_robin_into_batches_of_at_most_cells_per_job(cells, per_job, sizes):
+def test_cells_of_equal_work_are_dealt_round_robin_into_batches_of_cells_per_job(cells, per_job, sizes):
     batches = cell_batches(list(range(cells)), per_job)
     assert list(batches) == [f"{i}-of-{len(sizes)}" for i in range(1, len(sizes) + 1)]
     assert [len(batch) for batch in batches.values()] == sizes
     assert sorted(cell for batch in batches.values() for cell in batch) == list(range(cells))
     for index, batch in enumerate(batches.values()):  # cell j in batch j mod k
         assert batch == tuple(range(index, cells, len(sizes)))
+
+
+def test_batches_are_balanced_by_work_and_keep_the_plans_order():
+    # a grid whose costliest cells recur with the period of the batches (dealing j mod k would
+    # put all four in one batch): each batch gets two of them
+    work = [1.0, 2.0, 4.0, 8.0] * 4
+    batches = cell_batches(list(range(16)), 8, work)
+    assert [sorted(work[i] for i in batch) for batch in batches.values()] == [[1, 1, 2, 2, 4, 4, 8, 8]] * 2
+    assert all(list(batch) == sorted(batch) for batch in batches.values())
+    # the costliest first, into the least loaded batch with room; ties to the first
+    assert cell_batches(list(range(8)), 4, [8, 1, 1, 1, 1, 1, 1, 8]) == {"1-of-2": (0, 1, 3, 5),
+                                                                        "2-of-2": (2, 4, 6, 7)}
+    assert cell_batches(list(range(5)), 2, [0, 0, 0, 0, 0]) == {"1-of-3": (0, 3), "2-of-3": (1, 4),
+                                                              "3-of-3": (2,)}
 
 
 def test_cells_per_job_below_one_is_refused():

@@ -13,7 +13,7 @@ from giantstep.config import resolve
 from giantstep.paths import conf_dir
 from giantstep.reproduce import estimate
 from giantstep.reproduce.batches import explicit_keys
-from giantstep.reproduce.plans import SCALES, available_plans, load_plan
+from giantstep.reproduce.plans import SCALES, CellFacts, available_plans, load_plan
 from giantstep.schema import compose
 
 MEASURED = estimate.Measured(cores=2, threads=1, slots=2, job_startup_seconds=2.5, matmul_rates={},
@@ -42,9 +42,12 @@ def expanded(name: str, scale: str) -> tuple[int, int]:
 
 @pytest.fixture
 def default_settings(monkeypatch):
-    """Every cell resolves to the default config (the counts do not depend on the sizes)."""
+    """Every cell resolves to the default config, with the same work (the counts do not depend
+    on the sizes)."""
     settings = resolve(compose([]))
     monkeypatch.setattr(estimate, "cell_settings", lambda cell: settings)
+    monkeypatch.setattr(estimate, "cached_cells", lambda cells: dict.fromkeys((c.path for c in cells),
+                                                                              CellFacts("-", 1.0)))
     return settings
 
 
@@ -61,8 +64,9 @@ def test_runs_and_jobs_per_plan_are_what_the_plans_expand_to(scale, default_sett
     assert total.runs == sum(expanded(name, scale)[1] for name in plans)
 
 
-def test_the_flop_total_is_the_sum_of_the_runs():
+def test_the_flop_total_is_the_sum_of_the_runs(monkeypatch, tmp_path):
     """Each run resolved on its own, with its seed: the plans' flops and the total add up."""
+    monkeypatch.chdir(tmp_path)  # the cache of cells goes here
     names = ["cosines", "single_step"]
     expected = {}
     for name in names:

@@ -327,6 +327,20 @@ def _theory(expr: str, name: str, activation: str, steps: int, preprocess: str) 
     return theory_summary(Target.parse(expr, name=name), activation, steps, preprocess)
 
 
+def sample_counts(cfg: DictConfig, explicit: Collection[str] = (),
+                  target_group: str | None = None) -> tuple[float, float]:
+    """``(n, n_train)`` of a composed config, as floats (``inf`` where they overflow), after the
+    checks that need no torch: known keys, required and plain values, explicit keys (which may
+    set displaced batch-size keys to null in ``cfg``). The first part of :func:`resolve`."""
+    known = OmegaConf.to_container(OmegaConf.structured(Schema), throw_on_missing=False)
+    _reject_unknown_keys(OmegaConf.to_container(cfg), known)
+    _require_values(cfg, known)
+    _apply_explicit(cfg, explicit, target_group or cfg.target.name)
+    _check_plain_values(cfg)
+    n = _batch_size(cfg)
+    return n, _as_float(cfg.readout.n_train) if cfg.readout.n_train is not None else n
+
+
 def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str | None = None) -> Settings:
     """Check a composed config; return :class:`Settings`. Raise a one-line :class:`ConfigError`.
 
@@ -336,13 +350,7 @@ def resolve(cfg: DictConfig, explicit: Collection[str] = (), target_group: str |
     :func:`_apply_explicit`). The theory of the target is computed here, once (the run reads
     it from the settings), so a target without a finite theory is refused before the run.
     """
-    known = OmegaConf.to_container(OmegaConf.structured(Schema), throw_on_missing=False)
-    _reject_unknown_keys(OmegaConf.to_container(cfg), known)
-    _require_values(cfg, known)
-    _apply_explicit(cfg, explicit, target_group or cfg.target.name)
-    _check_plain_values(cfg)
-    n = _batch_size(cfg)
-    n_train = _as_float(cfg.readout.n_train) if cfg.readout.n_train is not None else n
+    n, n_train = sample_counts(cfg, explicit, target_group)
 
     import torch  # only now: the checks above fail without it
 

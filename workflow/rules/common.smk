@@ -14,7 +14,7 @@ envvars:
 from giantstep.reproduce.aggregate import repair_runs
 from giantstep.reproduce.batches import cell_batches
 from giantstep.errors import ConfigError
-from giantstep.reproduce.plans import cached_digests, load_plan
+from giantstep.reproduce.plans import cached_cells, load_plan
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
@@ -29,20 +29,28 @@ SEEDS = next(iter(PLANS.values())).seeds
 FINAL = []  # what `rule all` builds; each rules file adds its outputs
 
 
-def plan_digests(name):
-    """{cell path: digest} of a plan; a cell Hydra cannot compose stops the workflow with one line."""
+def plan_cells(name):
+    """{cell path: its digest and work} of a plan (giantstep.reproduce.plans.cached_cells); a
+    cell Hydra cannot compose stops the workflow with one line."""
     try:
-        return cached_digests(
-            list(PLANS[name].cells), Path(".snakemake/giantstep/digests.json")
-        )
+        return cached_cells(PLANS[name].cells)
     except ConfigError as error:
         raise WorkflowError(f"giantstep: plan '{name}': {error}") from None
 
 
-DIGESTS = {name: plan_digests(name) for name in PLANS}
-# The run jobs of each plan: {plan: {batch name: cells}} (giantstep.reproduce.batches).
+CELLS = {name: plan_cells(name) for name in PLANS}
+DIGESTS = {
+    name: {path: facts.digest for path, facts in cells.items()}
+    for name, cells in CELLS.items()
+}
+# The run jobs of each plan, balanced by work: {plan: {batch name: cells}}
+# (giantstep.reproduce.batches.cell_batches).
 BATCHES = {
-    name: cell_batches(plan.cells, config["resources"][SCALE]["cells_per_job"])
+    name: cell_batches(
+        plan.cells,
+        config["resources"][SCALE]["cells_per_job"],
+        [CELLS[name][cell.path].work for cell in plan.cells],
+    )
     for name, plan in PLANS.items()
 }
 # The tables of a plan (rule aggregate), built from its runs (results, neurons, provenance).

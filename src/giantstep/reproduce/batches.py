@@ -33,54 +33,35 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from giantstep.config import Settings, resolve
 from giantstep.errors import ConfigError, DivergenceError
 from giantstep.paths import CONF_VARIABLE, conf_dir
 from giantstep.reproduce.aggregate import DamagedRunError, check_run
-from giantstep.reproduce.plans import Cell
+from giantstep.reproduce.plans import Cell, composed, explicit_keys
 
 
-def cell_batches(cells: Sequence[Cell], cells_per_job: int) -> dict[str, tuple[Cell, ...]]:
+def cell_batches(cells: Sequence[Cell], cells_per_job: int,
+                 work: Sequence[float] | None = None) -> dict[str, tuple[Cell, ...]]:
     """The batches of a plan's ``cells``, named ``<i>-of-<k>``: ``k = ceil(len(cells) / cells_per_job)``
-    batches, cell ``j`` (in plan order) in batch ``j mod k``, so each holds at most ``cells_per_job``."""
+    batches of at most ``cells_per_job`` cells each, balanced by ``work`` (one number per cell,
+    :attr:`giantstep.reproduce.plans.CellFacts.work`; equal when not given): the costliest cell
+    first, each into the batch with the least work so far that has room, ties to the one with
+    fewest cells, then to the first (with equal work: cell ``j`` into batch ``j mod k``). Each
+    batch keeps the plan's order."""
     if cells_per_job < 1:
         raise ConfigError(f"cells_per_job must be at least 1, not {cells_per_job}")
+    work = [1.0] * len(cells) if work is None else list(work)
     count = max(1, math.ceil(len(cells) / cells_per_job))
-    return {f"{index + 1}-of-{count}": tuple(cells[index::count]) for index in range(count)}
-
-
-def explicit_keys(overrides: Sequence[str]) -> frozenset[str]:
-    """The keys an override list sets: what the CLI passes to :func:`giantstep.config.resolve`."""
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    return frozenset(override.key_or_group for override in parsed if not override.is_delete())
-
-
-def composed(overrides: Sequence[str]) -> tuple[DictConfig, str]:
-    """The config ``giantstep <overrides>`` runs with and its chosen ``target`` group; Hydra's
-    refusals as a one-line :class:`ConfigError`, worded as the CLI words them."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from giantstep.schema import register_schema
-
-    register_schema()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException) as error:
-        from giantstep.cli import one_line  # here: the CLI module registers its Hydra app
-
-        raise ConfigError(one_line(error)) from None
-    target = cfg.hydra.runtime.choices.get("target")
-    with open_dict(cfg):
-        del cfg["hydra"]  # as the Hydra app sees its config
-    return cfg, target
+    loads, members = [0.0] * count, [[] for _ in range(count)]
+    for index in sorted(range(len(cells)), key=lambda i: (-work[i], i)):
+        batch = min((b for b in range(count) if len(members[b]) < cells_per_job),
+                    key=lambda b: (loads[b], len(members[b]), b))
+        loads[batch] += work[index]
+        members[batch].append(index)
+    return {f"{b + 1}-of-{count}": tuple(cells[i] for i in sorted(members[b])) for b in range(count)}
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ from giantstep.flops import engine_feature_rows, engine_flops, engine_samples
 from giantstep.paths import conf_dir
 from giantstep.reproduce.batches import cell_batches, run_settings
 from giantstep.reproduce.labels import clock
-from giantstep.reproduce.plans import SCALES, Cell, Plan, load_plan
+from giantstep.reproduce.plans import SCALES, Cell, Plan, cached_cells, load_plan
 
 RATE_SECONDS = 1.5  # the rates of every shape together (each gets at least one call)
 BLOCK = 1024  # rows of the measured products and draws: the engine's block (giantstep.data.BLOCK)
@@ -172,9 +172,10 @@ def cell_work(cell: Cell, seeds: int) -> CellWork:
 
 def plan_jobs(plan: Plan, cells_per_job: int) -> list[Job]:
     """The run jobs of ``plan``: its batches of at most ``cells_per_job`` cells, as the workflow
-    deals them."""
-    return [Job(tuple(cell_work(cell, len(plan.seeds)) for cell in batch))
-            for batch in cell_batches(plan.cells, cells_per_job).values()]
+    deals them (by the work of each cell, from the workflow's cache in this folder)."""
+    facts = cached_cells(plan.cells)
+    batches = cell_batches(plan.cells, cells_per_job, [facts[cell.path].work for cell in plan.cells])
+    return [Job(tuple(cell_work(cell, len(plan.seeds)) for cell in batch)) for batch in batches.values()]
 
 
 def per_cpu_second(operation: Callable[[], object], amount: float, seconds: float) -> float:

@@ -32,18 +32,22 @@ import itertools
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from giantstep import ENGINE_VERSION
+from giantstep.config import sample_counts
 from giantstep.errors import ConfigError
+from giantstep.flops import engine_feature_rows
 from giantstep.paths import PACKAGE, conf_dir
-from giantstep.schema import compose
+from giantstep.schema import register_schema
 
 SCALES = ("smoke", "quick", "paper")
 # Left out of a cell's digest: threads, hydra and limits (which only refuse a run before it
@@ -51,6 +55,8 @@ SCALES = ("smoke", "quick", "paper")
 # run's own seed is checked against its path instead).
 NOT_IN_DIGEST = ("threads", "hydra", "limits", "seed")
 SAFE_NAME = re.compile(r"[A-Za-z0-9._+-]{1,64}")
+# The workflow's cache of each cell's digest and work (:func:`cached_cells`), in its working folder.
+FACTS_CACHE = Path(".snakemake/giantstep/cells.json")
 
 
 @dataclass(frozen=True)
@@ -160,17 +166,65 @@ def load_plan(name: str, scale: str) -> Plan:
     )
 
 
-def config_digest(overrides: tuple[str, ...]) -> str:
-    """:func:`resolved_digest` of the config ``giantstep <overrides>`` runs with: a cell is
-    redone exactly when it changes. Overrides that Hydra cannot read raise a one-line
-    :class:`ConfigError`, worded as the CLI words it."""
+def explicit_keys(overrides: Sequence[str]) -> frozenset[str]:
+    """The keys an override list sets: what the CLI passes to :func:`giantstep.config.resolve`."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    return frozenset(override.key_or_group for override in parsed if not override.is_delete())
+
+
+def composed(overrides: Sequence[str]) -> tuple[DictConfig, str]:
+    """The config ``giantstep <overrides>`` runs with (Hydra's Compose API) and its chosen
+    ``target`` group; Hydra's refusals as a one-line :class:`ConfigError`, worded as the CLI's."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schema()
+    GlobalHydra.instance().clear()
     try:
-        config = compose(overrides)
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as error:
         from giantstep.cli import one_line  # here: the CLI module registers its Hydra app
 
         raise ConfigError(one_line(error)) from None
-    return resolved_digest(OmegaConf.to_container(config, resolve=True, enum_to_str=True))
+    target = cfg.hydra.runtime.choices.get("target")
+    with open_dict(cfg):
+        del cfg["hydra"]  # as the Hydra app sees its config
+    return cfg, target
+
+
+@dataclass(frozen=True)
+class CellFacts:
+    """What the workflow knows of a cell before it runs: its digest and the work of one run."""
+
+    digest: str  # :func:`resolved_digest` of its config: a cell is redone exactly when it changes
+    work: float  # features it computes times d (:func:`run_work`): what its batches balance
+
+
+def run_work(cfg: DictConfig, explicit: frozenset[str], target: str) -> float:
+    """The matrix-product work of one run of ``cfg``, in multiply-adds up to the engine's constant
+    factors: the samples whose ``p`` features it computes (:func:`giantstep.flops.engine_feature_rows`)
+    times ``p d``. 0 where the config is refused: its run job says why. Changes ``cfg`` as
+    :func:`giantstep.config.sample_counts` does."""
+    try:
+        n, n_train = sample_counts(cfg, explicit, target)
+        rows = engine_feature_rows(n=n, steps=cfg.train.steps, n_train=n_train, n_test=cfg.readout.n_test)
+        return float(rows) * cfg.p * cfg.d
+    except (ConfigError, OmegaConfBaseException, TypeError, ValueError):
+        return 0.0
+
+
+def cell_facts(overrides: tuple[str, ...]) -> CellFacts:
+    """The digest and the work of the cell ``giantstep <overrides>``; overrides that Hydra
+    cannot read raise a one-line :class:`ConfigError`, worded as the CLI words it."""
+    cfg, target = composed(overrides)
+    digest = resolved_digest(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    return CellFacts(digest, run_work(cfg, explicit_keys(overrides), target))
+
+
+def config_digest(overrides: tuple[str, ...]) -> str:
+    """:func:`resolved_digest` of the config ``giantstep <overrides>`` runs with."""
+    return cell_facts(overrides).digest
 
 
 def resolved_digest(config: dict) -> str:
@@ -194,10 +248,10 @@ def _conf_fingerprint() -> str:
     return sha.hexdigest()
 
 
-def cached_digests(cells: list[Cell], cache: Path) -> dict[str, str]:
-    """:func:`config_digest` of each cell, keyed by its path.
+def cached_cells(cells: Sequence[Cell], cache: Path = FACTS_CACHE) -> dict[str, CellFacts]:
+    """:func:`cell_facts` of each cell, keyed by its path.
 
-    Composition takes ~0.1 s a config, so digests are kept in ``cache`` (JSON) under a
+    Composition takes ~0.1 s a config, so the facts are kept in ``cache`` (JSON) under a
     fingerprint of ``conf/`` and the schema: unchanged configs are not composed again.
     """
     fingerprint = _conf_fingerprint()
@@ -209,10 +263,10 @@ def cached_digests(cells: list[Cell], cache: Path) -> dict[str, str]:
     by_overrides = {}
     for cell in cells:
         key = json.dumps(cell.overrides)
-        by_overrides[key] = known.get(key) or config_digest(cell.overrides)
+        by_overrides[key] = known.get(key) or list(astuple(cell_facts(cell.overrides)))
     if any(key not in known for key in by_overrides):
         cache.parent.mkdir(parents=True, exist_ok=True)
         temporary = cache.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps({fingerprint: {**known, **by_overrides}}))
         os.replace(temporary, cache)
-    return {cell.path: by_overrides[json.dumps(cell.overrides)] for cell in cells}
+    return {cell.path: CellFacts(*by_overrides[json.dumps(cell.overrides)]) for cell in cells}
