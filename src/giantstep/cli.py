@@ -19,7 +19,6 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -185,25 +184,10 @@ def app(cfg: DictConfig) -> None:
         _claim(run_dir)
         settings = resolve(cfg, _explicit_keys(), HydraConfig.get().runtime.choices.get("target"))
         # Imported here, not at the top: bad input fails before torch loads (about 1.5 s).
-        import torch
-
-        from giantstep.run import check_writable, experiment, provenance, write_artifacts
+        from giantstep.run import check_writable, run_into
 
         check_writable(run_dir)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        metrics, arrays = experiment(settings)
-        run_provenance = provenance(settings)
-        run_provenance["wall_seconds"] = time.perf_counter() - started
-        run_provenance["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        write_artifacts(
-            run_dir,
-            OmegaConf.to_yaml(cfg, resolve=True),
-            OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
-            metrics,
-            arrays,
-            run_provenance,
-        )
+        metrics = run_into(run_dir, cfg, settings, started)
         FOLDERS.completed += 1
     except (ConfigError, DivergenceError, OmegaConfBaseException) as error:
         _remove_created(run_dir)
@@ -259,7 +243,7 @@ def main() -> None:
     """Console entry point: run :func:`app`, turning bad input into one line and exit 2."""
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach this function
     # Transparent huge pages for torch's large CPU buffers: a fresh (m, p) chunk costs
-    # 4x less in page faults (torch reads this at its first large allocation).
+    # 4x less in page faults (torch reads this once, at its first allocation).
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     if not (conf_dir() / "config.yaml").is_file():
         _fail(ConfigError(f"no config.yaml in the configuration tree {conf_dir()} (from ${CONF_VARIABLE} "

@@ -16,12 +16,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from giantstep import data
@@ -264,3 +266,19 @@ def write_artifacts(run_dir: Path, config_yaml: str, config: dict, metrics: dict
         _replace_artifacts(staging, run_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_into(run_dir: Path, cfg: DictConfig, settings: Settings, started: float) -> dict[str, Any]:
+    """Run the experiment of ``settings`` (with ``cfg.threads`` torch threads when set) and write
+    its artifacts into ``run_dir`` (:func:`write_artifacts`, with ``cfg`` as its config file and
+    its provenance); its metrics. ``started``: the ``time.perf_counter()`` at which the run's own
+    work began (its provenance's ``wall_seconds`` counts from there)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    metrics, arrays = experiment(settings)
+    record = provenance(settings)
+    record["wall_seconds"] = time.perf_counter() - started
+    record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    write_artifacts(run_dir, OmegaConf.to_yaml(cfg, resolve=True),
+                    OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), metrics, arrays, record)
+    return metrics

@@ -8,10 +8,13 @@ log (logs/run/<plan>/<cell>.log) starts with the command line that reruns it by 
 after trying the others; each failure is one line in the cell's log and in the job's.
 """
 
+import os
 import sys
 from pathlib import Path
 
-from giantstep.reproduce.batches import BatchCell, run_batch
+# As the CLI does (giantstep.cli.main), before torch loads: transparent huge pages for its buffers.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+from giantstep.reproduce.batches import BatchCell, run_batch  # noqa: E402
 
 sm = snakemake  # noqa: F821 (set by Snakemake)
 with open(sm.log[0], "w") as log:

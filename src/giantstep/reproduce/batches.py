@@ -1,9 +1,9 @@
 """Run jobs of the workflow: several cells of a plan, all their seeds, in one process.
 
-A plan's cells are dealt round-robin into ``ceil(cells / cells_per_job)`` *batches*
+A plan's cells go into ``ceil(cells / cells_per_job)`` *batches* balanced by each cell's work
 (:func:`cell_batches`; ``cells_per_job`` is the scale's ``resources`` entry in
 ``workflow/config/config.yaml``), so that a job pays Python's, torch's and Hydra's start-up
-once for its cells, and the cells of a grid (often ordered by cost) spread evenly over jobs.
+once for its cells, and the jobs of a plan take about as long as each other.
 
 Caching stays per run: a batch job (:func:`run_batch`) keeps every run of its cells that
 passes :func:`giantstep.reproduce.aggregate.check_run` against its cell's digest and computes
@@ -30,10 +30,9 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from giantstep.config import Settings, resolve
@@ -106,25 +105,6 @@ def _seed_runs(overrides: Sequence[str], seeds: Sequence[int]) -> Iterator[tuple
         yield seed, cfg, _resolved(cfg, explicit, target)
 
 
-def _write_run(cfg: DictConfig, settings: Settings, run_dir: Path, started: float) -> dict:
-    """Run one experiment as the CLI does and write its artifacts into ``run_dir``
-    (:func:`giantstep.run.write_artifacts`: an older run there is replaced as a whole, or left
-    as it was on failure); its metrics. ``started``: when the run's own work began."""
-    import torch
-
-    from giantstep.run import experiment, provenance, write_artifacts
-
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    metrics, arrays = experiment(settings)
-    record = provenance(settings)
-    record["wall_seconds"] = time.perf_counter() - started
-    record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    write_artifacts(run_dir, OmegaConf.to_yaml(cfg, resolve=True),
-                    OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), metrics, arrays, record)
-    return metrics
-
-
 def _kept(run_dir: Path, digest: str) -> bool:
     """Whether ``run_dir`` holds a whole run of the cell with ``digest``."""
     try:
@@ -150,7 +130,7 @@ def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int
     computed = [seed for seed in seeds if seed not in kept]
     if not computed:
         return {"digest": cell.digest, "computed": computed, "kept": kept}
-    from giantstep.run import check_writable
+    from giantstep.run import check_writable, run_into
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cell_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +141,7 @@ def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int
             started = time.perf_counter()  # a run's own time: the first's includes the composition
             for seed, cfg, settings in _seed_runs([*cell.overrides, f"threads={threads}"], computed):
                 run_dir = cell_dir / f"seed={seed}"
-                metrics = _write_run(cfg, settings, run_dir, started)
+                metrics = run_into(run_dir, cfg, settings, started)
                 dims = [step["learned_dims"] for step in metrics["steps"]]
                 errors = ", ".join(f"{step['test_error']:.4f}" for step in metrics["steps"])
                 print(f"learned_dims per step {dims}, test errors {errors} -> {run_dir / 'metrics.json'}",

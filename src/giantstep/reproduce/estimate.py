@@ -62,11 +62,13 @@ RATE_SECONDS = 1.5  # the rates of every shape together (each gets at least one 
 BLOCK = 1024  # rows of the measured products and draws: the engine's block (giantstep.data.BLOCK)
 # The cheapest real run job: one seed of a toy run, through the CLI, into a temporary folder.
 TOY_JOB = ("d=8", "p=8", "train.steps=1", "readout.n_test=100", "seed=0", "threads=1")
-# Each further run of a job (the first one's is in the toy job): Hydra composes its config,
-# then resolve (with the theory), provenance (two git calls) and the artifacts. Measured
-# 2026-11-30 on this 2-core machine: the median of ``wall_seconds - compute_seconds`` of
-# seeds 1 and 2 over the quick-scale runs, 0.11 s, plus a composition, 0.08 s CPU.
-RUN_SECONDS = 0.2
+# Each further run of a job (the first one's is in the toy job), in the job's process
+# (giantstep.reproduce.batches): a cell's first run waits for Hydra to compose the cell, each
+# further seed sets its seed on a copy; then resolve, provenance (two git calls) and the
+# artifacts. Measured 2026-11-30 on this 2-core machine over the 399 runs of a batched quick
+# workflow: ``wall_seconds - compute_seconds`` has median 0.13 s for a cell's first run and
+# 0.03 s for the others, 0.07 s on average.
+RUN_SECONDS = 0.07
 # What Snakemake adds to each run job: the script that starts the CLI (workflow/scripts/run.py,
 # a Python process) and its own scheduling. Measured 2026-11-30 on this 2-core machine: the
 # CPU seconds of `snakemake --until run` of a quick plan, less its Snakemake start-up (2 s)
