@@ -3,8 +3,8 @@
 Each run's ``metrics.json`` carries ``timings.compute_seconds`` (the giant steps, readouts
 and metrics), ``provenance.wall_seconds`` (the run's own time in its process: compute, theory,
 provenance, writing, and for the first run of a cell in a batch job the cell's composition;
-for a run of the CLI, the whole Hydra app call) and ``provenance.torch_threads``. Over a workflow that used ``cores``
-cores for ``total_wall`` seconds,
+for a run of the CLI, the whole Hydra app call) and ``provenance.torch_threads``. Over a
+workflow that used ``cores`` cores for ``total_wall`` seconds,
 
     compute share  = sum(compute_seconds * threads) / (cores * total_wall)
     overhead share = 1 - compute share
