@@ -9,10 +9,9 @@ import sys
 import pytest
 import yaml
 
-from giantstep.config import resolve
+from giantstep.config import explicit_keys, resolve
 from giantstep.paths import conf_dir
 from giantstep.reproduce import estimate
-from giantstep.reproduce.batches import explicit_keys
 from giantstep.reproduce.plans import SCALES, CellFacts, available_plans, load_plan
 from giantstep.schema import compose
 

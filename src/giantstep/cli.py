@@ -24,7 +24,6 @@ from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -166,23 +165,19 @@ def _claim(run_dir: Path) -> None:
     FOLDERS.claimed.add(path)
 
 
-def _explicit_keys() -> frozenset[str]:
-    """The keys this job's command line sets (``key=value``, ``+key=value``, group choices)."""
-    overrides = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
-    return frozenset(override.key_or_group for override in overrides if not override.is_delete())
-
-
 # The configuration tree is looked up once, at import: $GIANTSTEP_CONF must be set before the process starts.
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
 def app(cfg: DictConfig) -> None:
     """Check everything, run the experiment, write the artifacts into the run directory."""
     started = time.perf_counter()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    from giantstep.config import resolve
+    from giantstep.config import explicit_keys, resolve
 
     try:
         _claim(run_dir)
-        settings = resolve(cfg, _explicit_keys(), HydraConfig.get().runtime.choices.get("target"))
+        hydra_config = HydraConfig.get()
+        settings = resolve(cfg, explicit_keys(hydra_config.overrides.task),
+                           hydra_config.runtime.choices.get("target"))
         # Imported here, not at the top: bad input fails before torch loads (about 1.5 s).
         from giantstep.run import check_writable, run_into
 

@@ -327,6 +327,15 @@ def _theory(expr: str, name: str, activation: str, steps: int, preprocess: str) 
     return theory_summary(Target.parse(expr, name=name), activation, steps, preprocess)
 
 
+def explicit_keys(overrides: Collection[str]) -> frozenset[str]:
+    """The keys an override list sets (``key=value``, ``+key=value``, group choices): what
+    :func:`resolve` takes as ``explicit``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    return frozenset(override.key_or_group for override in parsed if not override.is_delete())
+
+
 def sample_counts(cfg: DictConfig, explicit: Collection[str] = (),
                   target_group: str | None = None) -> tuple[float, float]:
     """``(n, n_train)`` of a composed config, as floats (``inf`` where they overflow), after the

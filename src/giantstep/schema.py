@@ -102,8 +102,9 @@ def register_schema() -> None:
 
 
 
-def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The config ``giantstep <overrides>`` would run with, via Hydra's Compose API."""
+def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bool = False) -> DictConfig:
+    """The config ``giantstep <overrides>`` would run with, via Hydra's Compose API (with its
+    ``hydra`` node, e.g. the chosen groups, when ``return_hydra_config``)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -111,4 +112,5 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     register_schema()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+        return hydra_compose(config_name="config", overrides=list(overrides),
+                             return_hydra_config=return_hydra_config)

@@ -35,11 +35,11 @@ from pathlib import Path
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from giantstep.config import Settings, resolve
+from giantstep.config import Settings, explicit_keys, resolve
 from giantstep.errors import ConfigError, DivergenceError
 from giantstep.paths import CONF_VARIABLE, conf_dir
 from giantstep.reproduce.aggregate import DamagedRunError, check_run
-from giantstep.reproduce.plans import Cell, composed, explicit_keys
+from giantstep.reproduce.plans import Cell, composed
 
 
 def cell_batches(cells: Sequence[Cell], cells_per_job: int,

@@ -37,17 +37,16 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import yaml
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from giantstep import ENGINE_VERSION
-from giantstep.config import sample_counts
+from giantstep.config import explicit_keys, sample_counts
 from giantstep.errors import ConfigError
 from giantstep.flops import engine_feature_rows
 from giantstep.paths import PACKAGE, conf_dir
-from giantstep.schema import register_schema
+from giantstep.schema import compose
 
 SCALES = ("smoke", "quick", "paper")
 # Left out of a cell's digest: threads, hydra and limits (which only refuse a run before it
@@ -166,23 +165,11 @@ def load_plan(name: str, scale: str) -> Plan:
     )
 
 
-def explicit_keys(overrides: Sequence[str]) -> frozenset[str]:
-    """The keys an override list sets: what the CLI passes to :func:`giantstep.config.resolve`."""
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    return frozenset(override.key_or_group for override in parsed if not override.is_delete())
-
-
 def composed(overrides: Sequence[str]) -> tuple[DictConfig, str]:
-    """The config ``giantstep <overrides>`` runs with (Hydra's Compose API) and its chosen
-    ``target`` group; Hydra's refusals as a one-line :class:`ConfigError`, worded as the CLI's."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_schema()
-    GlobalHydra.instance().clear()
+    """The config ``giantstep <overrides>`` runs with (:func:`giantstep.schema.compose`) and its
+    chosen ``target`` group; Hydra's refusals as a one-line :class:`ConfigError`, worded as the CLI's."""
     try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+        cfg = compose(overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as error:
         from giantstep.cli import one_line  # here: the CLI module registers its Hydra app
 
