@@ -9,8 +9,9 @@ import shlex
 import numpy as np
 import pytest
 from helpers.cli import run_cli
+from helpers.compare import assert_close_arrays, assert_close_results
 
-from giantstep.errors import ConfigError
+from giantstep.errors import ConfigError, DivergenceError
 from giantstep.reproduce.batches import BatchCell, cell_batches, run_batch
 from giantstep.reproduce.plans import config_digest
 
@@ -68,12 +69,14 @@ def test_a_batch_makes_the_runs_the_cli_makes_and_its_log_reruns_them(tmp_path):
     arguments = [a.replace(str(tmp_path / "runs" / cell.path), str(by_hand)) for a in arguments]
     done = run_cli(*arguments, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    for seed in SEEDS:
+    for seed in SEEDS:  # the batch runs its seeds as one tensor program: the same up to float32 rounding
         batch, cli = tmp_path / "runs" / cell.path / f"seed={seed}", by_hand / f"seed={seed}"
-        assert results_of(batch) == results_of(cli)
+        assert_close_results(results_of(batch), results_of(cli))
         assert (batch / "config.yaml").read_bytes() == (cli / "config.yaml").read_bytes()
         with np.load(batch / "arrays.npz") as a, np.load(cli / "arrays.npz") as b:
-            assert a.files == b.files and all(np.array_equal(a[key], b[key]) for key in a.files)
+            assert_close_arrays(dict(a), dict(b))
+        timings = [json.loads((run / "metrics.json").read_text())["timings"] for run in (batch, cli)]
+        assert [entry["seeds_batched"] for entry in timings] == [len(SEEDS), 1]
     manifest = json.loads((tmp_path / "m.json").read_text())
     assert manifest == {"seeds": list(SEEDS), "cells": {cell.path: {"digest": cell.digest, "computed": [0, 1],
                                                                     "kept": []}}}
@@ -105,3 +108,27 @@ def test_a_failing_cell_does_not_stop_the_others_and_writes_no_manifest(tmp_path
     assert last.startswith("giantstep: error: ") and "z1 + He9(z2" in last, last
     log = tmp_path / "logs" / "k=bad.log"
     assert capsys.readouterr().err.splitlines() == [f"{last} (cell k=bad; log {log})"]
+
+
+def test_a_seed_that_diverges_in_a_program_is_run_alone_after_the_seeds_before_it(tmp_path, monkeypatch):
+    """Seeds 0 and 1 run as one program; when seed 1 diverges the cell runs them one by one, as the
+    CLI would: seed 0's run is written, seed 1 gets its own error and no folder."""
+    import giantstep.run
+
+    real_step, programs = giantstep.run.giant_step, []
+
+    def diverging_for_seed_1(student, teacher, sampler, **kwargs):
+        programs.append(sampler.seeds)
+        if 1 in sampler.seeds:
+            raise DivergenceError(kwargs["step"], "gradient")
+        return real_step(student, teacher, sampler, **kwargs)
+
+    monkeypatch.setattr(giantstep.run, "giant_step", diverging_for_seed_1)
+    cell = batch_cell("k=a", "target=two_stair")
+    assert run_batch([cell], SEEDS, tmp_path / "runs", tmp_path / "logs", 1, tmp_path / "m.json") == 2
+    assert programs == [(0, 1), (0,), (0,), (1,)]  # the program, then seed 0's two steps, then seed 1
+    assert (tmp_path / "runs" / "k=a" / "seed=0" / "metrics.json").is_file()
+    assert not (tmp_path / "runs" / "k=a" / "seed=1").exists() and not (tmp_path / "m.json").exists()
+    log = (tmp_path / "logs" / "k=a.log").read_text().splitlines()
+    assert log[1].startswith("learned_dims per step") and "seed=0" in log[1]
+    assert log[-1] == f"giantstep: error: {DivergenceError(1, 'gradient')}"

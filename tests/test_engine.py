@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 import torch
+from helpers.compare import assert_close_arrays, assert_close_results
 
-from giantstep import data, readout
+from giantstep import data, readout, run
 from giantstep.activations import get_activation
 from giantstep.data import Sampler
 from giantstep.model import init_student
@@ -201,3 +202,45 @@ def test_float32_and_float64_agree(settings):
     double, _ = experiment(settings(*base, "dtype=float64"))
     for a, b in zip(single["steps"], double["steps"]):
         assert abs(a["test_error"] - b["test_error"]) < 1e-3
+
+
+def test_a_sampler_of_several_seeds_gives_each_seed_its_own_samples_within_the_chunk_size():
+    seeds = (3, 11, 5)
+    sampler = Sampler(seed=seeds, chunk_size=4096, device=CPU, dtype=torch.float32)
+    together = list(sampler.chunks(5000, 7, "train", 2))
+    assert all(z.shape[0] == 3 and z.shape[0] * z.shape[1] <= 4096 for z in together)
+    for row, seed in enumerate(seeds):
+        alone = Sampler(seed=seed, chunk_size=8192, device=CPU, dtype=torch.float32)
+        own = torch.cat(list(alone.chunks(5000, 7, "train", 2)))
+        assert torch.equal(torch.cat([z[row] for z in together]), own)
+
+
+@pytest.mark.parametrize("variant", [
+    (),
+    ("train.preprocess=remove_linear", "student.activation=tanh", "train.resample_every=2"),
+    ("student.symmetric=true", "train.normalize=true", "student.init=sphere", "target=hermite_124"),
+])
+def test_seeds_in_one_tensor_program_give_each_seed_its_own_run(settings, variant):
+    """Three seeds batched (chunks shared among them: several per step) give each seed's run alone,
+    up to float32 rounding; learned and aligned directions exactly."""
+    overrides = (*SMALL, "train.n=2500", "train.steps=3", "readout.n_train=3000", *variant)
+    group = [settings(*overrides, f"seed={seed}") for seed in (4, 0, 9)]
+    for seed_settings, (metrics, arrays) in zip(group, run.experiments(group)):
+        alone, alone_arrays = experiment(seed_settings)
+        assert metrics["timings"]["seeds_batched"] == 3 and alone["timings"]["seeds_batched"] == 1
+        assert_close_results(metrics["steps"], alone["steps"], rel=2e-5)
+        assert_close_arrays(arrays, alone_arrays)
+
+
+def test_one_tensor_program_refuses_settings_that_differ_beyond_the_seed(settings):
+    with pytest.raises(ValueError, match="differ in their seed only"):
+        run.experiments([settings(*SMALL), settings(*SMALL, "seed=1", "p=32")])
+
+
+@pytest.mark.parametrize("seeds, chunk_size, n, sizes", [
+    (10, 4096, 1000, [3, 4, 3]), (3, 4096, 1024, [3]), (4, 4096, 1, [4]), (3, 4096, 1025, [2, 1]),
+    (3, 4096, 4096, [1, 1, 1]), (2, 4096, 10**6, [1, 1]), (10, 65536, 4096, [10])])
+def test_seed_groups_are_the_seeds_whose_batches_fit_one_chunk_together(seeds, chunk_size, n, sizes):
+    groups = run.seed_groups(list(range(seeds)), chunk_size, n)
+    assert [len(group) for group in groups] == sizes
+    assert [seed for group in groups for seed in group] == list(range(seeds))

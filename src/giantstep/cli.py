@@ -182,7 +182,7 @@ def app(cfg: DictConfig) -> None:
         from giantstep.run import check_writable, run_into
 
         check_writable(run_dir)
-        metrics = run_into(run_dir, cfg, settings, started)
+        metrics = run_into([(run_dir, cfg, settings)], started)[0]
         FOLDERS.completed += 1
     except (ConfigError, DivergenceError, OmegaConfBaseException) as error:
         _remove_created(run_dir)

@@ -78,7 +78,7 @@ class Settings:
     align_threshold: float
     n_neurons: int
     theory: dict = field(default_factory=dict, compare=False)
-    theory_seconds: float = 0.0
+    theory_seconds: float = field(default=0.0, compare=False)  # a measurement, not a setting
 
 
 def _as_float(value: float) -> float:

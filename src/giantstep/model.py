@@ -27,7 +27,11 @@ from giantstep.activations import Activation
 
 @dataclass
 class Student:
-    """Weights ``W: (p, d)``, second layer ``a: (p,)`` and the activation."""
+    """Weights ``W: (p, d)``, second layer ``a: (p,)`` and the activation.
+
+    The seeds of a cell can train as one student with a seed axis first: ``W: (S, p, d)``,
+    ``a: (S, p)``, inputs ``z: (S, m, d)`` (:func:`stacked`); every method works on either.
+    """
 
     W: torch.Tensor
     a: torch.Tensor
@@ -36,21 +40,21 @@ class Student:
 
     @property
     def p(self) -> int:
-        return self.W.shape[0]
+        return self.W.shape[-2]
 
     def preactivations(self, z: torch.Tensor) -> torch.Tensor:
-        """``<w_i, z_nu>`` for ``z: (m, d)``; returns ``(m, p)``.
+        """``<w_i, z_nu>`` for ``z: (..., m, d)``; returns ``(..., m, p)``.
 
         With symmetric pairing each half is its own product, so that coinciding pairs
         get bit-identical preactivations (one product may round columns differently).
         """
         if self.symmetric:
             half = self.p // 2
-            return torch.cat([z @ self.W[:half].T, z @ self.W[half:].T], dim=1)
-        return z @ self.W.T
+            return torch.cat([z @ self.W[..., :half, :].mT, z @ self.W[..., half:, :].mT], dim=-1)
+        return z @ self.W.mT
 
     def output(self, preactivations: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
-        """``f(z_nu)``, ``(m,)``, from the preactivations ``(m, p)``.
+        """``f(z_nu)``, ``(..., m)``, from the preactivations ``(..., m, p)``.
 
         With symmetric pairing the two halves are subtracted before the sum, so
         the output is exactly zero while the pairs coincide. With ``overwrite`` the
@@ -58,11 +62,20 @@ class Student:
         """
         activation = self.activation
         features = activation.apply_(preactivations) if overwrite else activation.sigma(preactivations)
+        a = self.a
         if self.symmetric:
             half = self.p // 2
-            features = features[:, :half] - features[:, half:]
-            return features @ self.a[:half] / math.sqrt(self.p)
-        return features @ self.a / math.sqrt(self.p)
+            features, a = features[..., :half] - features[..., half:], a[..., :half]
+        return (features @ a[..., None]).squeeze(-1) / math.sqrt(self.p)
+
+
+def stacked(students: list[Student]) -> Student:
+    """One student with a seed axis first (``W: (S, p, d)``, ``a: (S, p)``) from ``S`` students
+    of the same shapes, activation and pairing."""
+    first = students[0]
+    return Student(W=torch.stack([student.W for student in students]),
+                   a=torch.stack([student.a for student in students]),
+                   activation=first.activation, symmetric=first.symmetric)
 
 
 def init_student(

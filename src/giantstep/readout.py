@@ -38,22 +38,22 @@ class ReadoutErrors:
 
 
 def gram_upper(features: torch.Tensor, blocks: int = 4) -> torch.Tensor:
-    """The upper block triangle of ``F^T F`` for ``F: (m, p)``, ``(p, p)`` (zeros below).
+    """The upper block triangle of ``F^T F`` for ``F: (..., m, p)``, ``(..., p, p)`` (zeros below).
 
     ``blocks`` column blocks: ``blocks (blocks + 1) / 2`` of the ``blocks^2`` block
     products (62.5 % of the flops for 4), as BLAS ``syrk`` would; see :func:`symmetrize`.
     """
-    p = features.shape[1]
-    out = torch.zeros(p, p, dtype=features.dtype, device=features.device)
+    *seeds, _, p = features.shape
+    out = torch.zeros(*seeds, p, p, dtype=features.dtype, device=features.device)
     edges = [round(k * p / blocks) for k in range(blocks + 1)]
     for start, stop in zip(edges[:-1], edges[1:]):
-        out[start:stop, start:] = features[:, start:stop].T @ features[:, start:]
+        out[..., start:stop, start:] = features[..., start:stop].mT @ features[..., start:]
     return out
 
 
 def symmetrize(upper: torch.Tensor) -> torch.Tensor:
-    """The symmetric matrix whose upper triangle is that of ``upper``."""
-    return torch.triu(upper) + torch.triu(upper, 1).T
+    """The symmetric matrices ``(..., p, p)`` whose upper triangles are those of ``upper``."""
+    return torch.triu(upper) + torch.triu(upper, 1).mT
 
 
 def readout_shift(teacher: Teacher, sampler: Sampler, n_train: int, preprocess: str) -> LabelShift:
@@ -65,8 +65,9 @@ def readout_shift(teacher: Teacher, sampler: Sampler, n_train: int, preprocess: 
 
 def ridge_readouts(weights: torch.Tensor, activation: Activation, teacher: Teacher, sampler: Sampler, *,
                    n_train: int, n_test: int, ridge: float, shift: LabelShift,
-                   second_layer: torch.Tensor | None = None) -> list[ReadoutErrors]:
-    """The ridge readouts of ``K`` first layers ``weights: (K, p, d)`` (``W_0 ... W_T``), fused.
+                   second_layer: torch.Tensor | None = None) -> list:
+    """The ridge readouts of ``K`` first layers ``weights: (K, p, d)`` (``W_0 ... W_T``), fused:
+    a list of ``K`` :class:`ReadoutErrors`.
 
     Each chunk ``z: (m, d)`` of the readout set (then of the test set) is drawn once for up to
     ``FUSED_COLUMNS / p`` layers; their features come from one product ``z @ [W_0; ...]^T: (m, K p)``,
@@ -75,48 +76,64 @@ def ridge_readouts(weights: torch.Tensor, activation: Activation, teacher: Teach
     (the readout and test sets do not depend on the step), up to float32 rounding of the product.
     Memory: the chunk's features, ``m K p`` numbers per pass. With ``second_layer`` (``a: (p,)``)
     the test pass also gives the network's own error ``f = features @ a / sqrt(p)`` of each layer.
+
+    With a seed axis (``weights: (S, K, p, d)``, a sampler of ``S`` seeds, ``second_layer: (S, p)``)
+    every product carries it, and the result is a list of ``S`` such lists.
     """
-    per_pass = max(1, FUSED_COLUMNS // weights.shape[1])
-    return [errors for first in range(0, weights.shape[0], per_pass)
-            for errors in _fused_pass(weights[first:first + per_pass], activation, teacher, sampler,
-                                      n_train=n_train, n_test=n_test, ridge=ridge, shift=shift,
-                                      second_layer=second_layer)]
+    per_pass = max(1, FUSED_COLUMNS // weights.shape[-2])
+    errors = [_fused_pass(weights[..., first:first + per_pass, :, :], activation, teacher, sampler,
+                          n_train=n_train, n_test=n_test, ridge=ridge, shift=shift, second_layer=second_layer)
+              for first in range(0, weights.shape[-3], per_pass)]
+    train, test, network = (torch.cat(columns, dim=-1) for columns in zip(*errors))
+    return _records(train, test, network)
+
+
+def _records(train: torch.Tensor, test: torch.Tensor, network: torch.Tensor) -> list:
+    """:class:`ReadoutErrors` of each layer from the errors ``(..., K)``, nested as the leading axes."""
+    if train.dim() > 1:
+        return [_records(*rows) for rows in zip(train, test, network)]
+    return [ReadoutErrors(*(float(value) for value in errors)) for errors in zip(train, test, network)]
 
 
 def _fused_pass(weights: torch.Tensor, activation: Activation, teacher: Teacher, sampler: Sampler, *,
                 n_train: int, n_test: int, ridge: float, shift: LabelShift,
-                second_layer: torch.Tensor | None) -> list[ReadoutErrors]:
-    """:func:`ridge_readouts` of the layers ``weights: (K, p, d)`` in one pass over each set."""
-    K, p, d = weights.shape
-    stacked = weights.reshape(K * p, d)
-    grams = torch.zeros(K, p, p, dtype=torch.float64, device=sampler.device)
-    moments = torch.zeros(K * p, dtype=torch.float64, device=sampler.device)
-    energy = 0.0
+                second_layer: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`ridge_readouts` of the layers ``weights: (..., K, p, d)`` in one pass over each set:
+    the training, test and network errors, each ``(..., K)`` (float64, on the CPU; NaN where the
+    ridge system cannot be factorised)."""
+    *seeds, K, p, d = weights.shape
+    stacked = weights.reshape(*seeds, K * p, d)
+    grams = torch.zeros(*seeds, K, p, p, dtype=torch.float64, device=sampler.device)
+    moments = torch.zeros(*seeds, K * p, dtype=torch.float64, device=sampler.device)
+    energy = torch.zeros(seeds, dtype=torch.float64, device=sampler.device)
     for z in sampler.chunks(n_train, d, "readout", progress="readout"):
-        features = activation.apply_(z @ stacked.T)  # (m, K p)
+        features = activation.apply_(z @ stacked.mT)  # (..., m, K p)
         y = teacher.labels(z) - shift(z)
         for k in range(K):
-            grams[k] += gram_upper(features[:, k * p:(k + 1) * p]).to(torch.float64)
-        moments += (y @ features).to(torch.float64)
-        energy += float(y.to(torch.float64) @ y.to(torch.float64))
-    solutions = [_solve(symmetrize(grams[k]) / p, moments[k * p:(k + 1) * p] / math.sqrt(p), ridge, energy)
-                 for k in range(K)]
-    w_compute = (torch.stack([w for w, _ in solutions]) / math.sqrt(p)).to(sampler.dtype)  # (K, p)
-    test_sse = torch.zeros(K, dtype=torch.float64, device=sampler.device)
-    network_sse = torch.zeros(K, dtype=torch.float64, device=sampler.device)
+            grams[..., k, :, :] += gram_upper(features[..., k * p:(k + 1) * p]).to(torch.float64)
+        moments += (y[..., None, :] @ features).squeeze(-2).to(torch.float64)
+        energy += y.to(torch.float64).square().sum(-1)
+    grams, moments = symmetrize(grams) / p, moments.view(*seeds, K, p) / math.sqrt(p)
+    solutions = [_solve(gram, moment, ridge, float(sse))
+                 for gram, moment, sse in zip(grams.view(-1, p, p), moments.view(-1, p),
+                                              energy[..., None].expand(*seeds, K).reshape(-1))]
+    w_compute = (torch.stack([w for w, _ in solutions]) / math.sqrt(p)).to(sampler.dtype).view(*seeds, K, p)
+    train_error = torch.tensor([max(sse, 0.0) / n_train if math.isfinite(sse) else math.nan
+                                for _, sse in solutions], dtype=torch.float64).view(*seeds, K)
+    test_sse = torch.zeros(*seeds, K, dtype=torch.float64, device=sampler.device)
+    network_sse = torch.zeros(*seeds, K, dtype=torch.float64, device=sampler.device)
     for z in sampler.chunks(n_test, d, "test"):
-        features = activation.apply_(z @ stacked.T).reshape(-1, K, p)
+        features = activation.apply_(z @ stacked.mT).unflatten(-1, (K, p))  # (..., m, K, p)
         y = teacher.labels(z)
-        residual = (y - shift(z))[:, None] - (features * w_compute).sum(-1)
-        test_sse += (residual.to(torch.float64) ** 2).sum(0)
+        residual = (y - shift(z))[..., None] - (features * w_compute[..., None, :, :]).sum(-1)
+        test_sse += residual.to(torch.float64).square().sum(-2)
         if second_layer is not None:
-            network = y[:, None] - (features * (second_layer / math.sqrt(p))).sum(-1)
-            network_sse += (network.to(torch.float64) ** 2).sum(0)
-    network_error = network_sse / (2 * n_test) if second_layer is not None else torch.full((K,), math.nan)
-    return [ReadoutErrors(train_error=max(train_sse, 0.0) / n_train, test_error=float(sse) / n_test,
-                          network_error=float(own))
-            if math.isfinite(train_sse) else ReadoutErrors(math.nan, math.nan, float(own))
-            for (_, train_sse), sse, own in zip(solutions, test_sse, network_error)]
+            own = (features * (second_layer / math.sqrt(p))[..., None, None, :]).sum(-1)
+            network_sse += (y[..., None] - own).to(torch.float64).square().sum(-2)
+    test_error = torch.where(train_error.isfinite(), test_sse.cpu() / n_test, math.nan)
+    network_error = network_sse.cpu() / (2 * n_test) if second_layer is not None else torch.full_like(
+        test_error, math.nan)
+    return train_error, test_error, network_error
 
 
 def _solve(gram: torch.Tensor, moment: torch.Tensor, ridge: float,

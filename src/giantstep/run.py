@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -41,7 +43,7 @@ from giantstep.metrics import (
     teacher_projections,
     update_alignment,
 )
-from giantstep.model import init_student
+from giantstep.model import init_student, stacked
 from giantstep.paths import REPO
 from giantstep.readout import readout_shift, ridge_readouts
 from giantstep.targets import Teacher, teacher_directions
@@ -60,31 +62,63 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     with each teacher direction, teacher projections ``(T+1, k, r)``, norms outside the
     teacher subspace ``(T+1, k)`` and the second layer ``a: (k,)``.
     """
+    return experiments([s])[0]
+
+
+def seed_groups(seeds: Sequence[int], chunk_size: int, n: int) -> list[tuple[int, ...]]:
+    """The seeds of a cell in groups that run as one tensor program (:func:`experiments`), in order
+    and as equal in size as they can be: as many seeds as have their whole batch of ``n`` samples
+    (rounded up to blocks of :data:`giantstep.data.BLOCK`) in one chunk of ``chunk_size`` rows
+    together, at least one. Small runs, whose products are too small to keep a processor busy,
+    run together; a run whose batch fills a chunk already runs alone (on a CPU, a batched product
+    of large matrices is no faster than its matrices one by one: measured 3 to 15 % slower)."""
+    per_group = max(1, chunk_size // (-(-n // data.BLOCK) * data.BLOCK))
+    count = math.ceil(len(seeds) / per_group)
+    edges = [round(k * len(seeds) / count) for k in range(count + 1)]
+    return [tuple(seeds[start:stop]) for start, stop in zip(edges[:-1], edges[1:])]
+
+
+def experiments(group: Sequence[Settings]) -> list[tuple[dict[str, Any], dict[str, np.ndarray]]]:
+    """:func:`experiment` of settings that differ in their seed only, as one tensor program.
+
+    The ``S`` seeds train as one student with a seed axis first (``W: (S, p, d)``, inputs
+    ``(S, m, d)``: every product is a batched product over the seeds) and each seed keeps its own
+    samples, teacher, initialisation and bootstrap signs, so each result is its seed's
+    :func:`experiment` up to float32 rounding of the products. The seeds share the chunk size
+    (``S m <= chunk_size``), so memory is that of one run plus ``S`` copies of the weights.
+    A run's timings are the program's divided by ``S`` (``timings.seeds_batched = S``).
+    Raises :class:`DivergenceError` if any seed diverges (run the seeds one by one to know which).
+    """
+    s = group[0]
+    if any(replace(other, seed=s.seed) != s for other in group):
+        raise ValueError("the settings of one tensor program may differ in their seed only")
     started = time.perf_counter()
-    sampler = Sampler(seed=s.seed, chunk_size=s.chunk_size, device=s.device, dtype=s.dtype)
-    w_star = teacher_directions(s.d, s.target.r, data.generator(s.seed, "teacher"))
-    teacher = Teacher(s.target, w_star.to(device=s.device, dtype=s.dtype))
-    student = init_student(
+    seeds = tuple(other.seed for other in group)
+    sampler = Sampler(seed=seeds, chunk_size=s.chunk_size, device=s.device, dtype=s.dtype)
+    w_stars = [teacher_directions(s.d, s.target.r, data.generator(seed, "teacher")) for seed in seeds]
+    teacher = Teacher(s.target, torch.stack(w_stars).to(device=s.device, dtype=s.dtype))
+    student = stacked([init_student(
         s.d,
         s.p,
         activation=get_activation(s.activation),
         init=s.init,
         second_layer=s.second_layer,
         symmetric=s.symmetric,
-        generator=data.generator(s.seed, "student"),
+        generator=data.generator(seed, "student"),
         device=s.device,
         dtype=s.dtype,
         w_star=w_star,
-    )
-    frames = null_frames(teacher.w_star, s.n_null, data.generator(s.seed, "null"))
-    noise = TeacherNoise(s.noise_replicates, s.p, s.target.r, s.device)
+    ) for seed, w_star in zip(seeds, w_stars)])
+    frames = [null_frames(w_star, s.n_null, data.generator(seed, "null"))
+              for seed, w_star in zip(seeds, teacher.w_star)]
+    noises = [TeacherNoise(s.noise_replicates, s.p, s.target.r, s.device) for _ in seeds]
     group_sizes = group_bounds(s.n, s.noise_groups).diff()
     eta = learning_rate(s.lr_rule, s.lr_scale, n=s.n, d=s.d, p=s.p)
     W0 = student.W.clone()
     k = min(s.n_neurons, s.p)
-    arrays: dict[str, list] = {key: [] for key in
-                               ("weight_cosines", "update_cosines", "teacher_projection", "norm_outside")}
-    steps, step_seconds, layers = [], [], []
+    arrays = [{key: [] for key in ("weight_cosines", "update_cosines", "teacher_projection", "norm_outside")}
+              for _ in seeds]
+    steps, step_seconds, layers = [[] for _ in seeds], [], []
     diverged = None  # a step's divergence, raised after the readouts of the steps before it
     try:
         for t in tqdm(range(s.steps + 1), desc="giant steps", disable=None, leave=False):
@@ -94,69 +128,83 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 parts = giant_step(student, teacher, sampler, n=s.n, eta=eta, step=t, batch=batch,
                                    preprocess=s.preprocess, normalize=s.normalize, groups=s.noise_groups)
                 # the bootstrap signs of a batch's groups: the same for every step that reuses it
-                noise.add_step(parts, group_sizes, data.generator(s.seed, "null", batch))
-                step_seconds.append(time.perf_counter() - tic)
+                for seed, noise, seed_parts in zip(seeds, noises, parts):
+                    noise.add_step(seed_parts, group_sizes, data.generator(seed, "null", batch))
+                step_seconds.append((time.perf_counter() - tic) / len(seeds))
             layers.append(student.W.clone())
-            delta = student.W - W0
-            update = update_alignment(delta, teacher.w_star, frames, noise)
-            size = alignment(student.W, teacher.w_star)
-            learned = update.learned_dims(s.threshold)
-            steps.append(
-                {
-                    "t": t,
-                    "batch": batch,
-                    "test_error": math.nan,  # the readouts of every t follow the steps, fused
-                    "train_error": math.nan,
-                    "network_error": math.nan,
-                    "update_snr": update.snr.tolist(),
-                    "singular_values": update.singular_values.tolist(),
-                    "null_levels": update.null_levels.tolist(),
-                    "null_levels_frames": update.null_levels_frames.tolist(),
-                    "learned_dims": learned,
-                    "learned_directions": update.directions.tolist(),
-                    "alignment": size.tolist(),
-                    "aligned_dims": aligned_dims(size, s.align_threshold, learned, s.d),
-                    "overlap": overlap_matrix(student.W, teacher.w_star).tolist(),
-                }
-            )
-            projection, outside = teacher_projections(student.W[:k], teacher.w_star)
-            arrays["weight_cosines"].append(cosines(student.W[:k], teacher.w_star))
-            arrays["update_cosines"].append(cosines(delta[:k], teacher.w_star))
-            arrays["teacher_projection"].append(projection)
-            arrays["norm_outside"].append(outside)
+            for index in range(len(seeds)):
+                W, w_star = student.W[index], teacher.w_star[index]
+                delta = W - W0[index]
+                steps[index].append(_step_record(s, t, batch, W, delta, w_star, frames[index], noises[index]))
+                projection, outside = teacher_projections(W[:k], w_star)
+                arrays[index]["weight_cosines"].append(cosines(W[:k], w_star))
+                arrays[index]["update_cosines"].append(cosines(delta[:k], w_star))
+                arrays[index]["teacher_projection"].append(projection)
+                arrays[index]["norm_outside"].append(outside)
     except DivergenceError as error:
         diverged = error
     tic = time.perf_counter()
-    readouts = ridge_readouts(torch.stack(layers), student.activation, teacher, sampler, n_train=s.n_train,
-                              n_test=s.n_test, ridge=s.ridge,
+    readouts = ridge_readouts(torch.stack(layers, dim=1), student.activation, teacher, sampler,
+                              n_train=s.n_train, n_test=s.n_test, ridge=s.ridge,
                               shift=readout_shift(teacher, sampler, s.n_train, s.preprocess),
                               second_layer=student.a)
-    readout_seconds = time.perf_counter() - tic
-    for record, errors in zip(steps, readouts):  # the earliest failure first: a readout before a step
-        if not np.isfinite([errors.train_error, errors.test_error]).all():
-            raise DivergenceError(record["t"], "readout errors")
-        # the fixed second layer may not fit the scale of huge weights: null, not a failed run
-        own = errors.network_error
-        record.update(test_error=errors.test_error, train_error=errors.train_error,
-                      network_error=own if math.isfinite(own) else None)
+    readout_seconds = (time.perf_counter() - tic) / len(seeds)
+    for t in range(len(layers)):  # the earliest failure first: a readout before a step
+        for record, errors in zip((seed_steps[t] for seed_steps in steps),
+                                  (seed_readouts[t] for seed_readouts in readouts)):
+            if not np.isfinite([errors.train_error, errors.test_error]).all():
+                raise DivergenceError(record["t"], "readout errors")
+            # the fixed second layer may not fit the scale of huge weights: null, not a failed run
+            own = errors.network_error
+            record.update(test_error=errors.test_error, train_error=errors.train_error,
+                          network_error=own if math.isfinite(own) else None)
     if diverged is not None:
         raise diverged
-    compute_seconds = time.perf_counter() - started
-    out_arrays = {key: torch.stack(value).cpu().numpy() for key, value in arrays.items()}
-    out_arrays["a"] = student.a[:k].to(torch.float64).cpu().numpy()
-    metrics = {
-        "n": s.n,
-        "eta": eta,
-        "theory": s.theory,
-        "steps": steps,
-        "timings": {
-            "compute_seconds": compute_seconds,
-            "step_seconds": step_seconds,
-            "readout_seconds": readout_seconds,
-            "theory_seconds": s.theory_seconds,  # computed once, in config.resolve
-        },
+    compute_seconds = (time.perf_counter() - started) / len(seeds)
+    results = []
+    for index in range(len(seeds)):
+        out_arrays = {key: torch.stack(value).cpu().numpy() for key, value in arrays[index].items()}
+        out_arrays["a"] = student.a[index, :k].to(torch.float64).cpu().numpy()
+        metrics = {
+            "n": s.n,
+            "eta": eta,
+            "theory": s.theory,
+            "steps": steps[index],
+            "timings": {
+                "compute_seconds": compute_seconds,
+                "step_seconds": step_seconds,
+                "readout_seconds": readout_seconds,
+                "theory_seconds": s.theory_seconds,  # computed once, in config.resolve
+                "seeds_batched": len(seeds),
+            },
+        }
+        results.append((metrics, out_arrays))
+    return results
+
+
+def _step_record(s: Settings, t: int, batch: int, W: torch.Tensor, delta: torch.Tensor,
+                 w_star: torch.Tensor, frames: torch.Tensor, noise: TeacherNoise) -> dict[str, Any]:
+    """The metrics of one seed after ``t`` steps (weights ``W: (p, d)``, update ``delta = W - W0``);
+    the readout errors follow, fused over every ``t`` (NaN until then)."""
+    update = update_alignment(delta, w_star, frames, noise)
+    size = alignment(W, w_star)
+    learned = update.learned_dims(s.threshold)
+    return {
+        "t": t,
+        "batch": batch,
+        "test_error": math.nan,
+        "train_error": math.nan,
+        "network_error": math.nan,
+        "update_snr": update.snr.tolist(),
+        "singular_values": update.singular_values.tolist(),
+        "null_levels": update.null_levels.tolist(),
+        "null_levels_frames": update.null_levels_frames.tolist(),
+        "learned_dims": learned,
+        "learned_directions": update.directions.tolist(),
+        "alignment": size.tolist(),
+        "aligned_dims": aligned_dims(size, s.align_threshold, learned, s.d),
+        "overlap": overlap_matrix(W, w_star).tolist(),
     }
-    return metrics, out_arrays
 
 
 def cpu_name() -> str:
@@ -268,17 +316,22 @@ def write_artifacts(run_dir: Path, config_yaml: str, config: dict, metrics: dict
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def run_into(run_dir: Path, cfg: DictConfig, settings: Settings, started: float) -> dict[str, Any]:
-    """Run the experiment of ``settings`` (with ``cfg.threads`` torch threads when set) and write
-    its artifacts into ``run_dir`` (:func:`write_artifacts`, with ``cfg`` as its config file and
-    its provenance); its metrics. ``started``: the ``time.perf_counter()`` at which the run's own
-    work began (its provenance's ``wall_seconds`` counts from there)."""
+def run_into(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float) -> list[dict[str, Any]]:
+    """Run the experiments of ``runs`` (``(run_dir, cfg, settings)`` that differ in their seed
+    only) as one tensor program (:func:`experiments`, with ``cfg.threads`` torch threads when
+    set) and write each one's artifacts into its ``run_dir`` (:func:`write_artifacts`, with its
+    ``cfg`` as its config file and its provenance); their metrics. ``started``: the
+    ``time.perf_counter()`` at which their own work began (each provenance's ``wall_seconds`` is
+    the time from there to the last write, divided among the runs)."""
+    cfg = runs[0][1]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    metrics, arrays = experiment(settings)
-    record = provenance(settings)
-    record["wall_seconds"] = time.perf_counter() - started
-    record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    write_artifacts(run_dir, OmegaConf.to_yaml(cfg, resolve=True),
-                    OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), metrics, arrays, record)
-    return metrics
+    results = experiments([settings for _, _, settings in runs])
+    shared = provenance(runs[0][2])
+    wall_seconds = (time.perf_counter() - started) / len(runs)
+    for (run_dir, cfg, settings), (metrics, arrays) in zip(runs, results):
+        record = {**shared, "seed": settings.seed, "wall_seconds": wall_seconds,
+                  "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        write_artifacts(run_dir, OmegaConf.to_yaml(cfg, resolve=True),
+                        OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), metrics, arrays, record)
+    return [metrics for metrics, _ in results]

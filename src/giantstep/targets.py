@@ -21,7 +21,7 @@ import ast
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -152,7 +152,7 @@ class Target:
     name: str
     expr: str
     r: int
-    _tree: ast.Expression
+    _tree: ast.Expression = field(compare=False)  # parsed from expr: equal targets share expr
 
     @classmethod
     def parse(cls, expr: str, name: str = "custom") -> Target:
@@ -197,14 +197,16 @@ def teacher_directions(d: int, r: int, generator: torch.Generator) -> torch.Tens
 
 @dataclass(frozen=True)
 class Teacher:
-    """The teacher ``y = g*(W* z)``: a target and its directions ``w_star: (r, d)``."""
+    """The teacher ``y = g*(W* z)``: a target and its directions ``w_star: (r, d)`` (or
+    ``(S, r, d)``, a seed axis first)."""
 
     target: Target
     w_star: torch.Tensor
 
     def labels(self, z: torch.Tensor) -> torch.Tensor:
-        """Clean labels ``(m,)`` for inputs ``z: (m, d)``."""
-        return self.target(z @ self.w_star.T)
+        """Clean labels ``(..., m)`` for inputs ``z: (..., m, d)``; with a seed axis first,
+        ``w_star: (S, r, d)`` holds each seed's directions."""
+        return self.target(z @ self.w_star.mT)
 
 
 def check_r(d: int, r: int) -> None:

@@ -44,28 +44,31 @@ def batch_index(step: int, resample_every: int) -> int:
 
 @dataclass(frozen=True)
 class LabelShift:
-    """The part of the labels removed by preprocessing: ``mean + z·b`` (``b: (d,)``)."""
+    """The part of the labels removed by preprocessing: ``mean + z·b`` (``mean: (...)``,
+    ``b: (..., d)``; a seed axis first when several seeds run together)."""
 
-    mean: float
+    mean: torch.Tensor | float
     b: torch.Tensor | None
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor | float:
-        """The shift for inputs ``z: (m, d)``: ``(m,)``, or the scalar 0 without preprocessing."""
-        return self.mean if self.b is None else self.mean + z @ self.b
+        """The shift for inputs ``z: (..., m, d)``: ``(..., m)``, or the scalar 0 without
+        preprocessing."""
+        return self.mean if self.b is None else self.mean[..., None] + (z @ self.b[..., None]).squeeze(-1)
 
 
 NO_SHIFT = LabelShift(0.0, None)
 
 
 def label_shift(teacher: Teacher, sampler: Sampler, n: int, purpose: str, step: int) -> LabelShift:
-    """Empirical ``mean(y)`` and ``b = (1/n) sum y z`` over the ``n`` samples of ``(purpose, step)``."""
-    d = teacher.w_star.shape[1]
-    total, moment = 0.0, torch.zeros(d, dtype=torch.float64, device=sampler.device)
+    """Empirical ``mean(y)`` and ``b = (1/n) sum y z`` over the ``n`` samples of ``(purpose, step)``
+    (per seed, with a seed axis first when the sampler has several)."""
+    d = teacher.w_star.shape[-1]
+    total, moment = 0.0, 0.0
     for z in sampler.chunks(n, d, purpose, step):
         y = teacher.labels(z)
-        total += float(y.sum(dtype=torch.float64))
-        moment += (y @ z).to(torch.float64)
-    return LabelShift(total / n, (moment / n).to(sampler.dtype))
+        total = total + y.sum(-1, dtype=torch.float64)
+        moment = moment + (y[..., None, :] @ z).squeeze(-2).to(torch.float64)
+    return LabelShift((total / n).to(sampler.dtype), (moment / n).to(sampler.dtype))
 
 
 def group_bounds(n: int, groups: int) -> torch.Tensor:
@@ -88,29 +91,32 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, batch
     (:func:`group_bounds`) and projects each part on the teacher basis ``Q = W*^T``, so that
     ``parts.sum(0) == gradient @ Q`` up to rounding; it costs ``r/d`` of the gradient's flops
     and lets :class:`giantstep.metrics.TeacherNoise` estimate the sampling noise of the
-    update along the teacher. Per-chunk products are summed in float64.
+    update along the teacher. Per-chunk products are summed in float64. With a seed axis
+    (``W: (S, p, d)``, a sampler of ``S`` seeds) both carry it first: ``(S, p, d)``,
+    ``(S, groups, p, r)``.
     """
-    p, d = student.W.shape
-    r = teacher.w_star.shape[0]
-    total = torch.zeros(p, d, dtype=torch.float64, device=sampler.device)
-    parts = torch.zeros(groups, p, r, dtype=torch.float64, device=sampler.device)
+    *seeds, p, d = student.W.shape
+    r = teacher.w_star.shape[-2]
+    total = torch.zeros(*seeds, p, d, dtype=torch.float64, device=sampler.device)
+    parts = torch.zeros(*seeds, groups, p, r, dtype=torch.float64, device=sampler.device)
     bounds = group_bounds(n, groups).tolist()
     first = 0
     for z in sampler.chunks(n, d, "train", batch, progress=label or f"batch {batch}"):
         pre = student.preactivations(z)
         coefficients = student.activation.derivative(pre)
         residual = teacher.labels(z) - shift(z) - student.output(pre, overwrite=True)
-        coefficients.mul_(residual[:, None])
-        total += (coefficients.T @ z).to(torch.float64)
-        along_teacher = z @ teacher.w_star.T  # (m, r)
-        last = first + z.shape[0]
+        coefficients.mul_(residual[..., None])
+        total += (coefficients.mT @ z).to(torch.float64)
+        along_teacher = z @ teacher.w_star.mT  # (..., m, r)
+        last = first + z.shape[-2]
         for g in range(bisect_right(bounds, first) - 1, bisect_left(bounds, last)):
             start, stop = max(bounds[g], first) - first, min(bounds[g + 1], last) - first
-            parts[g] += (coefficients[start:stop].T @ along_teacher[start:stop]).to(torch.float64)
+            parts[..., g, :, :] += (coefficients[..., start:stop, :].mT
+                                    @ along_teacher[..., start:stop, :]).to(torch.float64)
         first = last
     # the factor a_i / sqrt(p) of row i, once for the whole sum
-    scale = (student.a.to(torch.float64) / (n * math.sqrt(p)))[:, None]
-    return total * scale, parts * scale
+    scale = (student.a.to(torch.float64) / (n * math.sqrt(p)))[..., None]
+    return total * scale, parts * scale[..., None, :, :]
 
 
 def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, eta: float,
@@ -119,8 +125,8 @@ def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, 
     (:func:`batch_index`); a reused batch has the same preprocessing shift, its own.
 
     Returns the update's per-group parts in teacher coordinates, ``eta`` times the parts of
-    :func:`gradient`: ``(groups, p, r)``. Raises :class:`DivergenceError` if the gradient or
-    the new weights are not finite.
+    :func:`gradient`: ``(groups, p, r)`` (``(S, groups, p, r)`` with a seed axis). Raises
+    :class:`DivergenceError` if the gradient or the new weights are not finite (in any seed).
     """
     shift = label_shift(teacher, sampler, n, "train", batch) if preprocess == "remove_linear" else NO_SHIFT
     update, parts = gradient(student, teacher, sampler, n, batch, shift, groups, label=f"step {step}")
@@ -128,7 +134,7 @@ def giant_step(student: Student, teacher: Teacher, sampler: Sampler, *, n: int, 
         raise DivergenceError(step, "gradient")
     W = student.W.to(torch.float64) + eta * update
     if normalize:
-        W = W / W.norm(dim=1, keepdim=True)
+        W = W / W.norm(dim=-1, keepdim=True)
     W = W.to(student.W.dtype)  # checked after the cast: float32 can overflow where float64 did not
     if not torch.isfinite(W).all():
         raise DivergenceError(step, "weights")

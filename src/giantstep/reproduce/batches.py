@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
@@ -130,7 +131,7 @@ def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int
     computed = [seed for seed in seeds if seed not in kept]
     if not computed:
         return {"digest": cell.digest, "computed": computed, "kept": kept}
-    from giantstep.run import check_writable, run_into
+    from giantstep.run import check_writable, seed_groups
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cell_dir.mkdir(parents=True, exist_ok=True)
@@ -138,19 +139,37 @@ def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int
         print(rerun_command(cell, computed, cell_dir, threads), file=log, flush=True)
         try:
             check_writable(cell_dir)
-            started = time.perf_counter()  # a run's own time: the first's includes the composition
-            for seed, cfg, settings in _seed_runs([*cell.overrides, f"threads={threads}"], computed):
-                run_dir = cell_dir / f"seed={seed}"
-                metrics = run_into(run_dir, cfg, settings, started)
-                dims = [step["learned_dims"] for step in metrics["steps"]]
-                errors = ", ".join(f"{step['test_error']:.4f}" for step in metrics["steps"])
-                print(f"learned_dims per step {dims}, test errors {errors} -> {run_dir / 'metrics.json'}",
-                      file=log, flush=True)
+            started = time.perf_counter()  # the runs' own time: the first group's includes the composition
+            runs = [(cell_dir / f"seed={seed}", cfg, settings)
+                    for seed, cfg, settings in _seed_runs([*cell.overrides, f"threads={threads}"], computed)]
+            for group in seed_groups(range(len(runs)), runs[0][2].chunk_size, runs[0][2].n):
+                _run_group([runs[index] for index in group], started, log)
                 started = time.perf_counter()
         except (ConfigError, DivergenceError) as error:
             print(f"giantstep: error: {_first_line(error)}", file=log)
             raise
     return {"digest": cell.digest, "computed": computed, "kept": kept}
+
+
+def _run_group(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float, log: TextIO) -> None:
+    """Run seeds of a cell as one tensor program (:func:`giantstep.run.run_into`), logging each run;
+    when one of them diverges, run them one by one instead, so that the runs before the diverged
+    seed are written and its error is its own, as the CLI would give them."""
+    from giantstep.run import run_into
+
+    try:
+        results = run_into(runs, started)
+    except DivergenceError:
+        if len(runs) == 1:
+            raise
+        for run in runs:
+            _run_group([run], time.perf_counter(), log)
+        return
+    for (run_dir, _, _), metrics in zip(runs, results):
+        dims = [step["learned_dims"] for step in metrics["steps"]]
+        errors = ", ".join(f"{step['test_error']:.4f}" for step in metrics["steps"])
+        print(f"learned_dims per step {dims}, test errors {errors} -> {run_dir / 'metrics.json'}",
+              file=log, flush=True)
 
 
 def _first_line(error: BaseException) -> str:
