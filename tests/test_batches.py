@@ -13,7 +13,7 @@ from helpers.compare import assert_close_arrays, assert_close_results
 
 from giantstep.errors import ConfigError, DivergenceError
 from giantstep.reproduce.batches import BatchCell, cell_batches, run_batch
-from giantstep.reproduce.plans import config_digest
+from giantstep.reproduce.plans import Cell, config_digest
 
 FIXED = ("d=16", "p=32", "train.alpha=4", "train.steps=2", "readout.n_test=500", "metrics.n_neurons=4")
 SEEDS = (0, 1)
@@ -69,25 +69,50 @@ def test_a_batch_makes_the_runs_the_cli_makes_and_its_log_reruns_them(tmp_path):
     arguments = [a.replace(str(tmp_path / "runs" / cell.path), str(by_hand)) for a in arguments]
     done = run_cli(*arguments, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    for seed in SEEDS:  # the batch runs its seeds as one tensor program: the same up to float32 rounding
+    for seed in SEEDS:
         batch, cli = tmp_path / "runs" / cell.path / f"seed={seed}", by_hand / f"seed={seed}"
-        assert_close_results(results_of(batch), results_of(cli))
+        assert results_of(batch) == results_of(cli)
         assert (batch / "config.yaml").read_bytes() == (cli / "config.yaml").read_bytes()
         with np.load(batch / "arrays.npz") as a, np.load(cli / "arrays.npz") as b:
-            assert_close_arrays(dict(a), dict(b))
-        timings = [json.loads((run / "metrics.json").read_text())["timings"] for run in (batch, cli)]
-        assert [entry["seeds_batched"] for entry in timings] == [len(SEEDS), 1]
+            assert a.files == b.files and all(np.array_equal(a[key], b[key]) for key in a.files)
     manifest = json.loads((tmp_path / "m.json").read_text())
     assert manifest == {"seeds": list(SEEDS), "cells": {cell.path: {"digest": cell.digest, "computed": [0, 1],
                                                                     "kept": []}}}
 
 
-def test_a_batch_keeps_whole_runs_and_recomputes_a_damaged_one(tmp_path):
+@pytest.fixture
+def seeds_together(monkeypatch):
+    """Batch jobs run the seeds of small cells as one tensor program on the CPU, as on a GPU."""
+    import giantstep.run
+
+    monkeypatch.setattr(giantstep.run, "SEED_PROGRAM_DEVICES", frozenset({"cpu", "cuda"}))
+
+
+def test_seeds_in_one_tensor_program_make_the_clis_runs_up_to_float32_rounding(tmp_path, seeds_together):
+    cell = batch_cell("target=two_stair", "target=two_stair")
+    assert run_batch([cell], SEEDS, tmp_path / "runs", tmp_path / "logs", 1, tmp_path / "m.json") == 0
+    by_hand = tmp_path / "by_hand"
+    done = run_cli(*Cell(cell.path, cell.overrides).arguments(SEEDS, str(by_hand)), "threads=1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for seed in SEEDS:
+        batch, cli = tmp_path / "runs" / cell.path / f"seed={seed}", by_hand / f"seed={seed}"
+        assert_close_results(results_of(batch), results_of(cli))
+        with np.load(batch / "arrays.npz") as a, np.load(cli / "arrays.npz") as b:
+            assert_close_arrays(dict(a), dict(b))
+        timings = [json.loads((run / "metrics.json").read_text())["timings"] for run in (batch, cli)]
+        assert [entry["seeds_batched"] for entry in timings] == [len(SEEDS), 1]
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_a_batch_keeps_whole_runs_and_recomputes_a_damaged_one(tmp_path, monkeypatch, together):
+    if together:
+        monkeypatch.setattr("giantstep.run.SEED_PROGRAM_DEVICES", frozenset({"cpu"}))
     cells = [batch_cell("k=a", "target=hermite_124"), batch_cell("k=b", "target=two_stair")]
     run = (tmp_path / "runs", tmp_path / "logs", 1, tmp_path / "m.json")
     assert run_batch(cells, SEEDS, *run) == 0
     files = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("*") if path.is_file()}
     damaged = tmp_path / "runs" / "k=b" / "seed=1" / "metrics.json"
+    before = results_of(damaged.parent)
     damaged.write_text("{")
     assert run_batch(cells, SEEDS, *run) == 0
     entries = json.loads((tmp_path / "m.json").read_text())["cells"]
@@ -96,6 +121,9 @@ def test_a_batch_keeps_whole_runs_and_recomputes_a_damaged_one(tmp_path):
     assert {path: path.stat().st_mtime_ns for path in files if path.parent != damaged.parent} == {
         path: time for path, time in files.items() if path.parent != damaged.parent}
     assert json.loads(damaged.read_text())["config"]["seed"] == 1
+    # recomputed in the program it first ran in (both seeds, or itself): its numbers, bit for bit
+    assert json.loads(damaged.read_text())["timings"]["seeds_batched"] == (2 if together else 1)
+    assert results_of(damaged.parent) == before
 
 
 def test_a_failing_cell_does_not_stop_the_others_and_writes_no_manifest(tmp_path, capsys):
@@ -110,7 +138,8 @@ def test_a_failing_cell_does_not_stop_the_others_and_writes_no_manifest(tmp_path
     assert capsys.readouterr().err.splitlines() == [f"{last} (cell k=bad; log {log})"]
 
 
-def test_a_seed_that_diverges_in_a_program_is_run_alone_after_the_seeds_before_it(tmp_path, monkeypatch):
+def test_a_seed_that_diverges_in_a_program_is_run_alone_after_the_seeds_before_it(tmp_path, monkeypatch,
+                                                                                  seeds_together):
     """Seeds 0 and 1 run as one program; when seed 1 diverges the cell runs them one by one, as the
     CLI would: seed 0's run is written, seed 1 gets its own error and no folder."""
     import giantstep.run

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -65,14 +65,22 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return experiments([s])[0]
 
 
-def seed_groups(seeds: Sequence[int], chunk_size: int, n: int) -> list[tuple[int, ...]]:
-    """The seeds of a cell in groups that run as one tensor program (:func:`experiments`), in order
-    and as equal in size as they can be: as many seeds as have their whole batch of ``n`` samples
-    (rounded up to blocks of :data:`giantstep.data.BLOCK`) in one chunk of ``chunk_size`` rows
-    together, at least one. Small runs, whose products are too small to keep a processor busy,
-    run together; a run whose batch fills a chunk already runs alone (on a CPU, a batched product
-    of large matrices is no faster than its matrices one by one: measured 3 to 15 % slower)."""
-    per_group = max(1, chunk_size // (-(-n // data.BLOCK) * data.BLOCK))
+# Devices on which a batch job runs a cell's seeds together. Not the CPU: there a batched product
+# of the seeds is no faster than their products one by one (2026-11-30, 2-core Xeon, 1 thread:
+# 3 to 15 % slower at d = p = 512, n = 8192; the quick workflow's runs 216 against 204 core-seconds),
+# and one by one a batch job's runs are the CLI's, byte for byte.
+SEED_PROGRAM_DEVICES = frozenset({"cuda"})
+
+
+def seed_groups(seeds: Sequence[int], s: Settings) -> list[tuple[int, ...]]:
+    """The seeds of a cell (settings ``s`` but the seed) in groups that run as one tensor program
+    (:func:`experiments`), in order and as equal in size as they can be. On a device of
+    :data:`SEED_PROGRAM_DEVICES`, as many seeds as have their whole batch of ``n`` samples (rounded
+    up to blocks of :data:`giantstep.data.BLOCK`) in one chunk of ``chunk_size`` rows together:
+    small runs, whose products are too small to keep a GPU busy, run together, and a run whose
+    batch fills a chunk runs alone. Elsewhere one seed per program."""
+    rows = -(-s.n // data.BLOCK) * data.BLOCK
+    per_group = max(1, s.chunk_size // rows) if s.device.type in SEED_PROGRAM_DEVICES else 1
     count = math.ceil(len(seeds) / per_group)
     edges = [round(k * len(seeds) / count) for k in range(count + 1)]
     return [tuple(seeds[start:stop]) for start, stop in zip(edges[:-1], edges[1:])]
@@ -316,13 +324,14 @@ def write_artifacts(run_dir: Path, config_yaml: str, config: dict, metrics: dict
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def run_into(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float) -> list[dict[str, Any]]:
+def run_into(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float,
+             written: Collection[Path] | None = None) -> list[dict[str, Any]]:
     """Run the experiments of ``runs`` (``(run_dir, cfg, settings)`` that differ in their seed
     only) as one tensor program (:func:`experiments`, with ``cfg.threads`` torch threads when
-    set) and write each one's artifacts into its ``run_dir`` (:func:`write_artifacts`, with its
-    ``cfg`` as its config file and its provenance); their metrics. ``started``: the
-    ``time.perf_counter()`` at which their own work began (each provenance's ``wall_seconds`` is
-    the time from there to the last write, divided among the runs)."""
+    set) and write the artifacts of each one whose ``run_dir`` is in ``written`` (default: all)
+    there (:func:`write_artifacts`, with its ``cfg`` as its config file and its provenance);
+    their metrics. ``started``: the ``time.perf_counter()`` at which their own work began (each
+    provenance's ``wall_seconds`` is the time from there to the writing, divided among the runs)."""
     cfg = runs[0][1]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -330,6 +339,8 @@ def run_into(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float) 
     shared = provenance(runs[0][2])
     wall_seconds = (time.perf_counter() - started) / len(runs)
     for (run_dir, cfg, settings), (metrics, arrays) in zip(runs, results):
+        if written is not None and run_dir not in written:
+            continue
         record = {**shared, "seed": settings.seed, "wall_seconds": wall_seconds,
                   "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
         write_artifacts(run_dir, OmegaConf.to_yaml(cfg, resolve=True),

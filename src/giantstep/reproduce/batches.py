@@ -15,9 +15,11 @@ workflow removes the manifest, :mod:`workflow/rules/common.smk`).
 
 A run made here is the run ``giantstep <cell overrides> seed=<s> threads=<t>`` would make: the
 same composition (Hydra's Compose API), the same checks (:func:`giantstep.config.resolve` with
-the keys the overrides set and the chosen target group), the same :func:`giantstep.run.experiment`
-and artifacts. Each computed cell gets a log whose first line is the ``giantstep`` command that
-reruns it by hand. Plan values reach Hydra as override strings, never a shell.
+the keys the overrides set and the chosen target group), the same experiment and artifacts; the
+seeds of a small cell run as one tensor program (:func:`giantstep.run.experiments`), which
+changes the numbers only by float32 rounding. Each computed cell gets a log whose first line is
+the ``giantstep`` command that reruns it by hand. Plan values reach Hydra as override strings,
+never a shell.
 """
 
 from __future__ import annotations
@@ -126,7 +128,12 @@ def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int
     """Compute the runs of ``cell`` that are not whole (``cell_dir/seed=<s>/``), logging to
     ``log_path`` (written anew, only when something is computed); the cell's entry of the
     manifest. A refused or diverged run raises, with its line at the end of the log (its
-    folder is left as it was)."""
+    folder is left as it was).
+
+    The seeds run in the tensor programs of :func:`giantstep.run.seed_groups` over all the cell's
+    seeds, whichever of them are computed: a program with a run to compute runs whole and writes
+    only that run, so a recomputed run has, bit for bit, the numbers of the workflow that never
+    lost it."""
     kept = [seed for seed in seeds if _kept(cell_dir / f"seed={seed}", cell.digest)]
     computed = [seed for seed in seeds if seed not in kept]
     if not computed:
@@ -139,37 +146,43 @@ def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int
         print(rerun_command(cell, computed, cell_dir, threads), file=log, flush=True)
         try:
             check_writable(cell_dir)
-            started = time.perf_counter()  # the runs' own time: the first group's includes the composition
-            runs = [(cell_dir / f"seed={seed}", cfg, settings)
-                    for seed, cfg, settings in _seed_runs([*cell.overrides, f"threads={threads}"], computed)]
-            for group in seed_groups(range(len(runs)), runs[0][2].chunk_size, runs[0][2].n):
-                _run_group([runs[index] for index in group], started, log)
-                started = time.perf_counter()
+            started = time.perf_counter()  # the runs' own time: the first program's includes the composition
+            runs = {seed: (cell_dir / f"seed={seed}", cfg, settings)
+                    for seed, cfg, settings in _seed_runs([*cell.overrides, f"threads={threads}"], seeds)}
+            first = runs[seeds[0]][2]
+            for group in seed_groups(seeds, first):
+                if any(seed in computed for seed in group):
+                    _run_group([runs[seed] for seed in group], {runs[seed][0] for seed in computed}, started, log)
+                    started = time.perf_counter()
         except (ConfigError, DivergenceError) as error:
             print(f"giantstep: error: {_first_line(error)}", file=log)
             raise
     return {"digest": cell.digest, "computed": computed, "kept": kept}
 
 
-def _run_group(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float, log: TextIO) -> None:
-    """Run seeds of a cell as one tensor program (:func:`giantstep.run.run_into`), logging each run;
-    when one of them diverges, run them one by one instead, so that the runs before the diverged
-    seed are written and its error is its own, as the CLI would give them."""
+def _run_group(runs: Sequence[tuple[Path, DictConfig, Settings]], written: set[Path], started: float,
+               log: TextIO) -> None:
+    """Run seeds of a cell as one tensor program (:func:`giantstep.run.run_into`), writing and
+    logging the runs whose folders are in ``written``; when a seed diverges, run those one by one
+    instead, so that the runs before the diverged seed are written and its error is its own, as
+    the CLI would give them."""
     from giantstep.run import run_into
 
     try:
-        results = run_into(runs, started)
+        results = run_into(runs, started, written)
     except DivergenceError:
         if len(runs) == 1:
             raise
         for run in runs:
-            _run_group([run], time.perf_counter(), log)
+            if run[0] in written:
+                _run_group([run], written, time.perf_counter(), log)
         return
     for (run_dir, _, _), metrics in zip(runs, results):
-        dims = [step["learned_dims"] for step in metrics["steps"]]
-        errors = ", ".join(f"{step['test_error']:.4f}" for step in metrics["steps"])
-        print(f"learned_dims per step {dims}, test errors {errors} -> {run_dir / 'metrics.json'}",
-              file=log, flush=True)
+        if run_dir in written:
+            dims = [step["learned_dims"] for step in metrics["steps"]]
+            errors = ", ".join(f"{step['test_error']:.4f}" for step in metrics["steps"])
+            print(f"learned_dims per step {dims}, test errors {errors} -> {run_dir / 'metrics.json'}",
+                  file=log, flush=True)
 
 
 def _first_line(error: BaseException) -> str:
