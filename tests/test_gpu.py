@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from giantstep.config import resolve
 from giantstep import run
+from giantstep.config import resolve
 from giantstep.run import experiment
 from giantstep.schema import compose
 

@@ -150,9 +150,10 @@ def run_cell(cell: BatchCell, seeds: Sequence[int], cell_dir: Path, threads: int
             runs = {seed: (cell_dir / f"seed={seed}", cfg, settings)
                     for seed, cfg, settings in _seed_runs([*cell.overrides, f"threads={threads}"], seeds)}
             first = runs[seeds[0]][2]
+            written = {runs[seed][0] for seed in computed}
             for group in seed_groups(seeds, first):
                 if any(seed in computed for seed in group):
-                    _run_group([runs[seed] for seed in group], {runs[seed][0] for seed in computed}, started, log)
+                    _run_group([runs[seed] for seed in group], written, started, log)
                     started = time.perf_counter()
         except (ConfigError, DivergenceError) as error:
             print(f"giantstep: error: {_first_line(error)}", file=log)
