@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SCALE ?= quick
 CORES ?= all
 
-.PHONY: setup test test-fast test-cluster reproduce publish report bench estimate lint clean
+.PHONY: setup test test-fast test-cluster reproduce publish report bench gpu-check estimate lint clean
 
 setup: $(STAMP)
 
@@ -83,6 +83,14 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py --readme README.md
+
+# On a GPU machine, one go: the CUDA tests, seeds as one program on CUDA, the engine benchmark on
+# CUDA (float32 and TF32) beside this repository's CPU figures. Writes results/benchmarks/cuda-*.
+CPU_BASELINE ?= results/benchmarks/cpu-2c-intel-xeon.json
+gpu-check: $(STAMP)
+	$(BIN)/python -m pytest -q -m gpu tests/test_gpu.py
+	$(BIN)/python benchmarks/seed_programs.py --device cuda
+	$(BIN)/python benchmarks/run_benchmark.py --device cuda --skip-large --cpu-baseline $(CPU_BASELINE)
 
 # runs, flops and wall time of SCALE on this machine, per plan (CORES=all: every core)
 estimate: $(STAMP)

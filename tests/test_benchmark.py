@@ -197,3 +197,20 @@ def test_quick_benchmark_end_to_end(tmp_path):
     assert "| goal | target | measured |" in table and "not measured" in table
     text = readme.read_text()
     assert "old" not in text and table in text and text.endswith("after\n")
+
+
+def test_seed_programs_benchmark_end_to_end(tmp_path):
+    """``seed_programs.py --quick`` times a toy cell's seeds one by one and as one program, and
+    the two ways give the same test errors up to float32 rounding."""
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_programs.py"), "--quick",
+                           "--seeds", "2", "--repeats", "1", "--out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [written] = tmp_path.glob("*-seeds-quick.json")
+    result = json.loads(written.read_text())
+    [case] = result["cases"].values()
+    assert result["seeds"] == 2 and case["n"] == 256 and case["chunk_size"] == 4096
+    assert case["one_by_one_seconds"] > 0 and case["together_seconds"] > 0
+    assert case["speedup"] == pytest.approx(case["one_by_one_seconds"] / case["together_seconds"])
+    assert case["test_error_max_relative_difference"] < 1e-5
+    assert "| tiny, d=32 | 256 |" in written.with_suffix(".md").read_text()

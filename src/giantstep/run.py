@@ -66,9 +66,10 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 # Devices on which a batch job runs a cell's seeds together. Not the CPU: there a batched product
-# of the seeds is no faster than their products one by one (2026-11-30, 2-core Xeon, 1 thread:
-# 3 to 15 % slower at d = p = 512, n = 8192; the quick workflow's runs 216 against 204 core-seconds),
-# and one by one a batch job's runs are the CLI's, byte for byte.
+# of the seeds is no faster than their products one by one (benchmarks/seed_programs.py, 2-core
+# Xeon, 1 thread, 2026-11-30: 0.96x to 0.82x for n = 1448 to 8192 per step, 1.37x only at n = 300;
+# the quick workflow's runs 216 against 204 core-seconds), and one by one a batch job's runs are
+# the CLI's, byte for byte.
 SEED_PROGRAM_DEVICES = frozenset({"cuda"})
 
 
@@ -92,7 +93,8 @@ def experiments(group: Sequence[Settings]) -> list[tuple[dict[str, Any], dict[st
     The ``S`` seeds train as one student with a seed axis first (``W: (S, p, d)``, inputs
     ``(S, m, d)``: every product is a batched product over the seeds) and each seed keeps its own
     samples, teacher, initialisation and bootstrap signs, so each result is its seed's
-    :func:`experiment` up to float32 rounding of the products. The seeds share the chunk size
+    :func:`experiment` up to float32 rounding of the products (amplified by the steps:
+    1e-5 relative after 3 steps, 1e-4 after 12). The seeds share the chunk size
     (``S m <= chunk_size``), so memory is that of one run plus ``S`` copies of the weights.
     A run's timings are the program's divided by ``S`` (``timings.seeds_batched = S``).
     Raises :class:`DivergenceError` if any seed diverges (run the seeds one by one to know which).
