@@ -114,6 +114,10 @@ def test_a_batch_keeps_whole_runs_and_recomputes_a_damaged_one(tmp_path, monkeyp
     damaged = tmp_path / "runs" / "k=b" / "seed=1" / "metrics.json"
     before = results_of(damaged.parent)
     damaged.write_text("{")
+    # a writer killed after its metrics.json arrived leaves its staging folder beside a whole run
+    leftover = tmp_path / "runs" / "k=a" / "seed=0" / ".giantstep-killed.tmp"
+    leftover.mkdir()
+    (leftover / "arrays.npz").write_bytes(b"")
     assert run_batch(cells, SEEDS, *run) == 0
     entries = json.loads((tmp_path / "m.json").read_text())["cells"]
     assert [entries[c.path]["computed"] for c in cells] == [[], [1]]
@@ -121,6 +125,7 @@ def test_a_batch_keeps_whole_runs_and_recomputes_a_damaged_one(tmp_path, monkeyp
     assert {path: path.stat().st_mtime_ns for path in files if path.parent != damaged.parent} == {
         path: time for path, time in files.items() if path.parent != damaged.parent}
     assert json.loads(damaged.read_text())["config"]["seed"] == 1
+    assert not leftover.exists()
     # recomputed in the program it first ran in (both seeds, or itself): its numbers, bit for bit
     assert json.loads(damaged.read_text())["timings"]["seeds_batched"] == (2 if together else 1)
     assert results_of(damaged.parent) == before

@@ -8,7 +8,9 @@ to blocks of 1024). Per chunk it multiplies
 - ``gradient``: ``C^T @ z``, ``(p, m) x (m, d)`` -- the giant step's sum;
 - ``gram``: ``F^T @ F``, ``(p, m) x (m, p)`` -- the readout's ``p x p`` system;
 - ``moments``: ``y @ z`` and ``y @ F``, ``(1, m) x (m, d or p)`` -- label moments
-  (preprocessing) and the readout's ``F^T y``;
+  (preprocessing) and the readout's ``F^T y``; and ``F @ a`` and ``z @ b``, ``(m, p or d) x
+  (p or d, 1)`` -- the network's output in the gradient pass, and the preprocessing shift in
+  the gradient, readout and test passes;
 - ``noise``: ``z @ W*^T`` and, per group of samples, ``C_g^T @ (z_g W*^T)``, ``(m, d) x (d, r)``
   and ``(p, m) x (m, r)`` -- the step's parts in teacher coordinates, for the noise along the
   teacher (``r/d`` of the gradient's flops); once per step, the bootstrap's
@@ -24,10 +26,10 @@ Passes of one run with ``T`` steps (``pre`` = 1 with preprocessing, else 0):
   of ``n_train`` and of ``n_test`` drawn and labelled once, and the features, Grams and moments
   of each step in the pass.
 
-This is what ``torch.utils.flop_counter`` counts (``mm``/``bmm``, and ``torch.matmul`` of a
-vector by a matrix is an ``mm``), which is how ``tests/test_benchmark.py`` checks it. Left
-out: matrix-by-vector products (``F @ a``, ``z @ b``: the counter skips them too), the
-Cholesky solve, and the metrics' and theory's small products. The largest of these, the
+This is what ``torch.utils.flop_counter`` counts (``mm``/``bmm``; the engine's products carry
+an optional seed axis, so its matrix-by-vector products are ``bmm`` of one column), which is
+how ``tests/test_benchmark.py`` checks it. Left out: the test pass's ``F w`` (element-wise),
+the Cholesky solve, and the metrics' and theory's small products. The largest of these, the
 random-frame levels' ``2 (T+1) n_null p d r`` and the bootstrap levels' ``4 (T+1) B p r^2``,
 do not grow with ``n``: under 0.5 % of the total at the test's toy size with 8 null frames,
 far less at benchmark sizes.
@@ -110,7 +112,9 @@ def engine_flops(*, n: int, d: int, p: int, r: int, steps: int, n_train: int, n_
                                 shift_once=shift_once)
     feature_rows = engine_feature_rows(n=n, steps=steps, n_train=n_train, n_test=n_test)
     moment_flops = 2.0 * ((pre * steps * n + readout_shift_passes * n_train) * d
-                          + (steps + 1) * n_train * p)
+                          + (steps + 1) * n_train * p
+                          + steps * n * p  # the output F @ a of each gradient pass
+                          + pre * (steps * n + readout_passes(steps, p) * (n_train + n_test)) * d)  # z @ b
     return {
         "labels": 2.0 * label_rows * d * r,
         "features": 2.0 * feature_rows * d * p,

@@ -314,8 +314,7 @@ def write_artifacts(run_dir: Path, config_yaml: str, config: dict, metrics: dict
     document = {"config": config, "provenance": run_provenance, **metrics}
     text = json.dumps(document, indent=1, allow_nan=False) + "\n"
     run_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in run_dir.glob(f"{STAGING_PREFIX}*.tmp"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    remove_leftovers(run_dir)
     staging = Path(tempfile.mkdtemp(dir=run_dir, prefix=STAGING_PREFIX, suffix=".tmp"))
     try:
         _write(staging / "config.yaml", lambda f: f.write(config_yaml.encode()))
@@ -324,6 +323,13 @@ def write_artifacts(run_dir: Path, config_yaml: str, config: dict, metrics: dict
         _replace_artifacts(staging, run_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_leftovers(run_dir: Path) -> None:
+    """Remove the staging folders a writer killed mid-way left in ``run_dir`` (killed after the
+    new ``metrics.json`` arrived, a whole run keeps its staging folder beside it)."""
+    for leftover in run_dir.glob(f"{STAGING_PREFIX}*.tmp"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def run_into(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float,

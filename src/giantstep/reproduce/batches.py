@@ -109,11 +109,15 @@ def _seed_runs(overrides: Sequence[str], seeds: Sequence[int]) -> Iterator[tuple
 
 
 def _kept(run_dir: Path, digest: str) -> bool:
-    """Whether ``run_dir`` holds a whole run of the cell with ``digest``."""
+    """Whether ``run_dir`` holds a whole run of the cell with ``digest``; a whole run loses what a
+    writer killed after its ``metrics.json`` arrived left beside it."""
     try:
         check_run(run_dir / "metrics.json", digest)
     except DamagedRunError:
         return False
+    from giantstep.run import remove_leftovers
+
+    remove_leftovers(run_dir)
     return True
 
 
