@@ -67,7 +67,7 @@ def experiment(s: Settings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 # Devices on which a batch job runs a cell's seeds together. Not the CPU: there a batched product
 # of the seeds is no faster than their products one by one (benchmarks/seed_programs.py, 2-core
-# Xeon, 1 thread, 2026-11-30: 0.96x to 0.82x for n = 1448 to 8192 per step, 1.37x only at n = 300;
+# Xeon, 1 thread, 2026-11-30: 0.98x to 0.90x for n = 1448 to 8192 per step, 1.35x only at n = 300;
 # the quick workflow's runs 216 against 204 core-seconds), and one by one a batch job's runs are
 # the CLI's, byte for byte.
 SEED_PROGRAM_DEVICES = frozenset({"cuda"})
