@@ -8,6 +8,7 @@ app in :mod:`giantstep.cli` is a thin wrapper.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -228,8 +229,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def provenance(s: Settings) -> dict[str, Any]:
-    """Git commit, package versions, machine, device, seed and threads of this run."""
+@functools.cache
+def git_state() -> tuple[str | None, bool | None]:
+    """The repository's commit and whether its tracked files differ from it (``None`` outside a
+    git checkout), asked once per process: a process runs the code it loaded at its start, and a
+    batch job of hundreds of runs saves two ``git`` calls per run."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "HEAD"],
@@ -240,7 +244,13 @@ def provenance(s: Settings) -> dict[str, Any]:
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
+        return None, None
+    return commit, dirty
+
+
+def provenance(s: Settings) -> dict[str, Any]:
+    """Git commit, package versions, machine, device, seed and threads of this run."""
+    commit, dirty = git_state()
     versions = {}
     for package in ("giantstep", "torch", "numpy", "hydra-core", "omegaconf"):
         try:
@@ -343,6 +353,7 @@ def run_into(runs: Sequence[tuple[Path, DictConfig, Settings]], started: float,
     cfg = runs[0][1]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    git_state()  # the commit of the code this process runs: asked before its first run computes
     results = experiments([settings for _, _, settings in runs])
     shared = provenance(runs[0][2])
     wall_seconds = (time.perf_counter() - started) / len(runs)
