@@ -46,22 +46,38 @@ class Student:
         """``<w_i, z_nu>`` for ``z: (..., m, d)``; returns ``(..., m, p)``.
 
         With symmetric pairing each half is its own product, so that coinciding pairs
-        get bit-identical preactivations (one product may round columns differently).
+        get bit-identical preactivations (one product may round columns differently),
+        written into its half of the result (no copy).
         """
         if self.symmetric:
             half = self.p // 2
-            return torch.cat([z @ self.W[..., :half, :].mT, z @ self.W[..., half:, :].mT], dim=-1)
+            out = torch.empty(*z.shape[:-1], self.p, dtype=z.dtype, device=z.device)
+            torch.matmul(z, self.W[..., :half, :].mT, out=out[..., :half])
+            torch.matmul(z, self.W[..., half:, :].mT, out=out[..., half:])
+            return out
         return z @ self.W.mT
 
-    def output(self, preactivations: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
-        """``f(z_nu)``, ``(..., m)``, from the preactivations ``(..., m, p)``.
+    def output(self, preactivations: torch.Tensor) -> torch.Tensor:
+        """``f(z_nu)``, ``(..., m)``, from the preactivations ``(..., m, p)``."""
+        return self._output_of(self.activation.sigma(preactivations))
+
+    def output_and_derivative(self, preactivations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``f(z_nu): (..., m)`` and ``sigma'(<w_i, z_nu>): (..., m, p)`` from the preactivations,
+        which they overwrite (no ``(m, p)`` buffer of their own where the activation has an
+        in-place form and a derivative of ``sigma``: ReLU, tanh)."""
+        activation = self.activation
+        if activation.derivative_of_sigma_ is None:
+            derivative = activation.derivative(preactivations)
+            return self._output_of(activation.apply_(preactivations)), derivative
+        features = activation.apply_(preactivations)
+        return self._output_of(features), activation.derivative_of_sigma_(features)
+
+    def _output_of(self, features: torch.Tensor) -> torch.Tensor:
+        """``f = features @ a / sqrt(p)``, ``(..., m)``, from the features ``(..., m, p)``.
 
         With symmetric pairing the two halves are subtracted before the sum, so
-        the output is exactly zero while the pairs coincide. With ``overwrite`` the
-        preactivations may be overwritten by the features (saves an ``(m, p)`` buffer).
+        the output is exactly zero while the pairs coincide.
         """
-        activation = self.activation
-        features = activation.apply_(preactivations) if overwrite else activation.sigma(preactivations)
         a = self.a
         if self.symmetric:
             half = self.p // 2

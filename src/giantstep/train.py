@@ -102,12 +102,10 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, batch
     bounds = group_bounds(n, groups).tolist()
     first = 0
     for z in sampler.chunks(n, d, "train", batch, progress=label or f"batch {batch}"):
-        pre = student.preactivations(z)
-        coefficients = student.activation.derivative(pre)
-        residual = teacher.labels(z) - shift(z) - student.output(pre, overwrite=True)
-        coefficients.mul_(residual[..., None])
+        along_teacher = z @ teacher.w_star.mT  # (..., m, r): the labels' coordinates, and the parts'
+        output, coefficients = student.output_and_derivative(student.preactivations(z))
+        coefficients.mul_((teacher.target(along_teacher) - shift(z) - output)[..., None])
         total += (coefficients.mT @ z).to(torch.float64)
-        along_teacher = z @ teacher.w_star.mT  # (..., m, r)
         last = first + z.shape[-2]
         for g in range(bisect_right(bounds, first) - 1, bisect_left(bounds, last)):
             start, stop = max(bounds[g], first) - first, min(bounds[g + 1], last) - first
