@@ -214,3 +214,24 @@ def test_seed_programs_benchmark_end_to_end(tmp_path):
     assert case["speedup"] == pytest.approx(case["one_by_one_seconds"] / case["together_seconds"])
     assert case["test_error_max_relative_difference"] < 1e-5
     assert "| tiny, d=32 | 256 |" in written.with_suffix(".md").read_text()
+
+
+def test_profile_runs_end_to_end(tmp_path):
+    """``profile_runs.py --quick`` splits a toy run's profiled time by kind: the products carry
+    their flops, the Gaussian draws are seen, and the kinds add up to the profiled wall time."""
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "profile_runs.py"), "--quick",
+                           "--repeats", "1", "--out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [written] = tmp_path.glob("*-profile-quick.json")
+    result = json.loads(written.read_text())
+    [case] = result["cases"].values()
+    assert result["threads"] == 1 and case["n"] == 4096 and case["compute_seconds"] > 0
+    seconds = case["seconds"]
+    assert seconds["products"] > 0 and seconds["draws"] > 0 and seconds["element-wise"] > 0
+    assert sum(seconds.values()) == pytest.approx(case["profiled_seconds"], rel=1e-6)
+    assert sum(case["shares"].values()) == pytest.approx(1.0)
+    # the products' flops: two (m, d) x (d, p) products per sample of each step, at the least
+    assert case["product_gflops"] >= 2 * 2 * 2 * 4096 * 32 * 64 / 1e9
+    assert "aten::normal_" in case["largest_operators"] and len(case["largest_operators"]) <= 6
+    assert "| tiny, d=32 | 4096 |" in written.with_suffix(".md").read_text()
