@@ -77,11 +77,11 @@ RUN_SECONDS = 0.07
 WORKFLOW_SECONDS = 0.4
 # CPU seconds per feature (one sample's preactivation at one neuron) outside the products and
 # the draws: the activation, its derivative and the element-wise passes around them. Measured
-# 2026-11-30 on this 2-core machine: least squares (through 0) of the in-process CPU of a run,
-# less its products and draws at the measured rates, on its features, over 11 quick-scale
-# cells of 5 plans (d = 32..1024, p = 32..512): 8.1 ns; the model then gives 0.54 to 1.4 of
-# each cell's CPU (the small cells, under a second, least well).
-FEATURE_SECONDS = 8e-9
+# 2026-11-30 on this 2-core machine: least squares (through 0) of each run's compute seconds,
+# less its products and draws at the measured rates, on its features, over the 399 runs of a
+# quick workflow (commit f04ff82, whose element-wise passes write in place: 8.1 ns before it);
+# per plan the model then gives 0.74 (staircase climb) to 1.4 (hard direction) of the runs' time.
+FEATURE_SECONDS = 4e-9
 
 
 @dataclass(frozen=True)
