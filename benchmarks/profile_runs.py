@@ -22,7 +22,6 @@ default 1, as a quick-scale job runs): with more, the draws run on a pool beside
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -36,7 +35,7 @@ from giantstep.config import explicit_keys, resolve
 from giantstep.schema import compose
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmark import FULL, REPO, engine_overrides, machine_info, machine_tag  # noqa: E402
+from run_benchmark import FULL, REPO, engine_overrides, machine_info, machine_tag, write_result  # noqa: E402
 
 CASES = {  # name: overrides; the quick scale's costliest cells (conf/reproduce/), then the benchmark point
     "staircase climb, d=1024": ["scenario=staircase", "target=staircase3", "train.alpha=16", "d=1024",
@@ -133,11 +132,8 @@ def main(argv=None) -> dict:
         print(f"{name}: compute {case['compute_seconds']:.2f} s, products "
               f"{100 * case['shares']['products']:.0f} %, draws {100 * case['shares']['draws']:.0f} %",
               flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{result['machine_tag']}-profile{'-quick' if args.quick else ''}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(markdown(result))
+    stem = write_result(args.out, f"{result['machine_tag']}-profile{'-quick' if args.quick else ''}", result,
+                        markdown(result))
     print(f"\n{markdown(result)}\nwrote {stem}.json and {stem}.md")
     return result
 

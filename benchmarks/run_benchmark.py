@@ -623,15 +623,21 @@ def parse_args(argv=None):
     return args
 
 
+def write_result(out: str | Path, name: str, result: dict, table: str) -> Path:
+    """Write a benchmark's ``result`` to ``<out>/<name>.json`` and its ``table`` to ``.md``;
+    return ``<out>/<name>``."""
+    stem = Path(out) / name
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(table)
+    return stem
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     result = run_benchmark(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / (result["machine_tag"] + ("-quick" if args.quick else ""))
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     table = markdown(result)
-    stem.with_suffix(".md").write_text(table)
+    stem = write_result(args.out, result["machine_tag"] + ("-quick" if args.quick else ""), result, table)
     if not args.silent:
         print()
         print(table)

@@ -18,7 +18,6 @@ test errors between the two ways (float32 rounding). This is the measurement beh
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -31,7 +30,7 @@ from giantstep.config import resolve
 from giantstep.schema import compose
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmark import REPO, machine_info, machine_tag  # noqa: E402
+from run_benchmark import REPO, machine_info, machine_tag, write_result  # noqa: E402
 
 CASES = {  # name: the cell's overrides (quick scale's plans)
     "batch reuse, d=100": ["scenario=reuse_committee", "d=100"],
@@ -125,11 +124,8 @@ def main(argv=None) -> dict:
         case = result["cases"][name]
         print(f"{name}: one by one {case['one_by_one_seconds']:.2f} s, "
               f"together {case['together_seconds']:.2f} s ({case['speedup']:.2f}x)", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{result['machine_tag']}-seeds{'-quick' if args.quick else ''}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(markdown(result))
+    stem = write_result(args.out, f"{result['machine_tag']}-seeds{'-quick' if args.quick else ''}", result,
+                        markdown(result))
     print(f"\n{markdown(result)}\nwrote {stem}.json and {stem}.md")
     return result
 
