@@ -157,9 +157,9 @@ def test_teacher_directions_are_orthonormal():
 def test_symmetric_init_outputs_exactly_zero():
     _, student = _problem(d=30, p=40, symmetric=True)
     z = torch.randn(100, 30, dtype=torch.float64)
-    assert torch.count_nonzero(student.output(student.preactivations(z))) == 0
+    assert torch.count_nonzero(student.output_and_derivative(student.preactivations(z))[0]) == 0
     _, plain = _problem(d=30, p=40)
-    assert torch.count_nonzero(plain.output(plain.preactivations(z))) > 0
+    assert torch.count_nonzero(plain.output_and_derivative(plain.preactivations(z))[0]) > 0
 
 
 def test_second_layer_scaling(settings):

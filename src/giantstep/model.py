@@ -57,10 +57,6 @@ class Student:
             return out
         return z @ self.W.mT
 
-    def output(self, preactivations: torch.Tensor) -> torch.Tensor:
-        """``f(z_nu)``, ``(..., m)``, from the preactivations ``(..., m, p)``."""
-        return self._output_of(self.activation.sigma(preactivations))
-
     def output_and_derivative(self, preactivations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``f(z_nu): (..., m)`` and ``sigma'(<w_i, z_nu>): (..., m, p)`` from the preactivations,
         which they overwrite (no ``(m, p)`` buffer of their own where the activation has an

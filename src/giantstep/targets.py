@@ -203,10 +203,14 @@ class Teacher:
     target: Target
     w_star: torch.Tensor
 
+    def coordinates(self, z: torch.Tensor) -> torch.Tensor:
+        """The teacher coordinates ``W* z``, ``(..., m, r)``, of inputs ``z: (..., m, d)``; with a
+        seed axis first, ``w_star: (S, r, d)`` holds each seed's directions."""
+        return z @ self.w_star.mT
+
     def labels(self, z: torch.Tensor) -> torch.Tensor:
-        """Clean labels ``(..., m)`` for inputs ``z: (..., m, d)``; with a seed axis first,
-        ``w_star: (S, r, d)`` holds each seed's directions."""
-        return self.target(z @ self.w_star.mT)
+        """Clean labels ``g*(W* z)``, ``(..., m)``, for inputs ``z: (..., m, d)``."""
+        return self.target(self.coordinates(z))
 
 
 def check_r(d: int, r: int) -> None:

@@ -102,7 +102,7 @@ def gradient(student: Student, teacher: Teacher, sampler: Sampler, n: int, batch
     bounds = group_bounds(n, groups).tolist()
     first = 0
     for z in sampler.chunks(n, d, "train", batch, progress=label or f"batch {batch}"):
-        along_teacher = z @ teacher.w_star.mT  # (..., m, r): the labels' coordinates, and the parts'
+        along_teacher = teacher.coordinates(z)  # (..., m, r): for the labels and for the parts
         output, coefficients = student.output_and_derivative(student.preactivations(z))
         coefficients.mul_((teacher.target(along_teacher) - shift(z) - output)[..., None])
         total += (coefficients.mT @ z).to(torch.float64)
